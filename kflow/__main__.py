@@ -1,0 +1,3 @@
+from kflow.cli.app import main
+
+main()

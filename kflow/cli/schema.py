@@ -1,0 +1,10 @@
+"""`kflow schema` (not built yet)."""
+
+from __future__ import annotations
+
+from kflow.cli.not_built import refuse
+
+
+def command() -> None:
+    """Not built yet: exits 2."""
+    refuse("schema")
