@@ -12,7 +12,7 @@ from kflow.errors import KflowError
 
 app = typer.Typer(
     name="kflow",
-    help="Run Kestra-style YAML flows from the command line, reacting to every event as it arrives.",
+    help="Run Kestra-style YAML flows from the command line, reacting to each event as it arrives.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -9,14 +9,14 @@ engine compiles them once per flow with ``kflow.expr``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kflow.flow.registry import TypeSpec
 
 
-class RetryType(str, Enum):
+class RetryType(StrEnum):
     CONSTANT = "constant"
     EXPONENTIAL = "exponential"
     RANDOM = "random"
