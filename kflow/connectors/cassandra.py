@@ -1,0 +1,197 @@
+"""Cassandra connector: cached sessions and translation of cassandra-driver errors.
+
+One ``Cluster``/``Session`` pair exists per distinct connection config for the
+life of the process (sessions are thread-safe and expensive to open); call
+:func:`close_cassandra_sessions` once at exit. Every driver exception that
+escapes a ``with cassandra_errors(address):`` block becomes a
+:class:`~kflow.errors.CassandraError` with one clear line.
+
+The driver is imported lazily, inside the functions.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, NamedTuple
+
+from kflow.connectors.masking import one_line, register_secret
+from kflow.errors import CassandraError, KflowError
+
+if TYPE_CHECKING:
+    from cassandra.cluster import Cluster, Session
+
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "cassandra_errors",
+    "cassandra_session",
+    "close_cassandra_sessions",
+    "format_endpoints",
+]
+
+CONNECT_TIMEOUT_S = 5.0
+"""Seconds allowed to open a connection or the control connection."""
+
+
+class _SessionKey(NamedTuple):
+    endpoints: tuple[tuple[str, int], ...]
+    local_datacenter: str
+    username: str | None
+    password: str | None
+    application_name: str | None
+
+
+_lock = threading.Lock()
+_sessions: dict[_SessionKey, tuple[Cluster, Session]] = {}
+
+
+def format_endpoints(endpoints: Sequence[tuple[str, int]]) -> str:
+    """``[("127.0.0.1", 9042)]`` -> ``"127.0.0.1:9042"`` (IPv6 hosts in brackets)."""
+    parts = []
+    for host, port in endpoints:
+        shown = f"[{host}]" if ":" in host else host
+        parts.append(f"{shown}:{port}")
+    return ",".join(parts)
+
+
+def cassandra_session(
+    endpoints: Sequence[tuple[str, int]],
+    local_datacenter: str,
+    username: str | None = None,
+    password: str | None = None,
+    application_name: str | None = None,
+) -> Session:
+    """Return the process-wide session for this connection config, connecting on first use.
+
+    The load-balancing policy is token-aware over ``DCAwareRoundRobinPolicy`` with
+    ``local_datacenter``; the protocol version is negotiated with the server.
+    Raises :class:`CassandraError` ("cannot reach Cassandra at host:port: ...") when
+    no contact point answers within :data:`CONNECT_TIMEOUT_S`.
+    """
+    if not endpoints:
+        raise CassandraError("no Cassandra endpoint given")
+    register_secret(password)
+    key = _SessionKey(
+        tuple((str(h), int(p)) for h, p in endpoints),
+        local_datacenter,
+        username,
+        password,
+        application_name,
+    )
+    with _lock:
+        cached = _sessions.get(key)
+        if cached is not None and not cached[0].is_shutdown:
+            return cached[1]
+        cluster, session = _connect(key)
+        _sessions[key] = (cluster, session)
+        return session
+
+
+def _connect(key: _SessionKey) -> tuple[Cluster, Session]:
+    from cassandra.auth import PlainTextAuthProvider
+    from cassandra.cluster import Cluster
+    from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+
+    address = format_endpoints(key.endpoints)
+    auth = None
+    if key.username is not None or key.password is not None:
+        auth = PlainTextAuthProvider(username=key.username or "", password=key.password or "")
+    with cassandra_errors(address):
+        cluster = Cluster(
+            contact_points=list(key.endpoints),
+            load_balancing_policy=TokenAwarePolicy(
+                DCAwareRoundRobinPolicy(local_dc=key.local_datacenter)
+            ),
+            auth_provider=auth,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            control_connection_timeout=CONNECT_TIMEOUT_S,
+            application_name=key.application_name or "kflow",
+            monitor_reporting_enabled=False,
+        )
+        try:
+            session = cluster.connect()
+        except BaseException:
+            cluster.shutdown()
+            raise
+    return cluster, session
+
+
+def close_cassandra_sessions() -> None:
+    """Shut down every cached session and cluster (safe to call more than once)."""
+    with _lock:
+        pairs = list(_sessions.values())
+        _sessions.clear()
+    for cluster, _session in pairs:
+        cluster.shutdown()
+
+
+@contextmanager
+def cassandra_errors(address: str) -> Iterator[None]:
+    """Translate cassandra-driver exceptions raised in the block into :class:`CassandraError`.
+
+    ``address`` names the cluster in the message (``host:port[,host:port]``).
+    kflow errors and exceptions that do not come from the driver pass through.
+    """
+    try:
+        yield
+    except KflowError:
+        raise
+    except Exception as exc:
+        message = describe_cassandra_error(exc, address)
+        if message is None:
+            raise
+        raise CassandraError(message, address=address) from exc
+
+
+_SERVER_MESSAGE = re.compile(r'message="(.*)"', re.S)
+
+
+def _server_message(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    found = _SERVER_MESSAGE.search(str(text))
+    return found.group(1) if found else str(text)
+
+
+def describe_cassandra_error(exc: BaseException, address: str) -> str | None:
+    """One masked line describing a driver exception, or ``None`` if ``exc`` is not one."""
+    import cassandra
+    from cassandra.cluster import NoHostAvailable
+    from cassandra.connection import ConnectionException
+    from cassandra.protocol import ErrorMessage
+
+    where = f"Cassandra at {address}"
+    if isinstance(exc, NoHostAvailable):
+        errors = exc.errors or {}
+        reasons = sorted({_reason(e) for e in errors.values()}) or [str(exc.args[0])]
+        if any(isinstance(e, cassandra.AuthenticationFailed) for e in errors.values()):
+            return one_line(f"{where} refused the credentials: {'; '.join(reasons)}")
+        return one_line(f"cannot reach Cassandra at {address}: {'; '.join(reasons)}")
+    if isinstance(exc, cassandra.AuthenticationFailed):
+        return one_line(f"{where} refused the credentials: {_reason(exc)}")
+    if isinstance(exc, cassandra.OperationTimedOut):
+        return one_line(f"{where} did not answer in time: {_reason(exc)}")
+    if isinstance(exc, cassandra.Unavailable):
+        return one_line(
+            f"{where}: not enough replicas alive for consistency "
+            f"{cassandra.ConsistencyLevel.value_to_name.get(exc.consistency, exc.consistency)} "
+            f"(required {exc.required_replicas}, alive {exc.alive_replicas})"
+        )
+    if isinstance(exc, cassandra.Timeout):
+        return one_line(f"{where} timed out on the server: {_server_message(exc)}")
+    if isinstance(exc, cassandra.AlreadyExists):
+        return one_line(f"{where}: {exc}")
+    if isinstance(exc, cassandra.Unauthorized):
+        return one_line(f"{where} refused the request (unauthorized): {_server_message(exc)}")
+    if isinstance(exc, cassandra.InvalidRequest | ErrorMessage):
+        return one_line(f"{where} rejected the request: {_server_message(exc)}")
+    if isinstance(exc, cassandra.DriverException | ConnectionException):
+        return one_line(f"{where}: {type(exc).__name__}: {_reason(exc)}")
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    # Connection errors arrive as tuples like "('Unable to connect...', {...})".
+    return text.strip("()'\"")
