@@ -1,0 +1,239 @@
+"""Command line of ``devstack/stack``: up, down, status, logs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from . import procs
+from .builds import BuildError
+from .probes import ProbeError
+from .services import Service, ServiceError, all_services
+from .settings import Layout, Ports
+
+_print_lock = threading.Lock()
+
+
+def say(message: str) -> None:
+    with _print_lock:
+        print(message, flush=True)
+
+
+@dataclass
+class Outcome:
+    service: Service
+    ok: bool
+    detail: str
+    seconds: float
+    log_hint: str = ""
+
+
+def _wait_ready(service: Service, proc: subprocess.Popen[bytes] | None, started: float) -> str:
+    """Probe until the service answers; raise ServiceError if it dies or takes too long."""
+    deadline = started + service.start_timeout
+    next_report = time.monotonic() + 15
+    last_error = "no answer yet"
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise ServiceError(f"process exited with code {proc.returncode} before it answered")
+        if proc is None and procs.running_pid(service.pidfile, service.marker) is None:
+            raise ServiceError("process exited before it answered")
+        try:
+            return service.probe(timeout=3.0)
+        except ProbeError as exc:
+            last_error = str(exc)
+        now = time.monotonic()
+        if now >= deadline:
+            raise ServiceError(
+                f"no healthy answer after {service.start_timeout:.0f} s (last: {last_error}); "
+                "the process is left running for inspection, `devstack/stack down` stops it"
+            )
+        if now >= next_report:
+            say(f"{service.name}: starting, {now - started:.0f} s ({last_error})")
+            next_report = now + 15
+        time.sleep(0.5)
+
+
+def _bring_up(service: Service, layout: Layout) -> Outcome:
+    started = time.monotonic()
+    log_hint = layout.show(service.log)
+    try:
+        pid = procs.running_pid(service.pidfile, service.marker)
+        if pid is not None:
+            try:
+                detail = service.probe(timeout=3.0)
+                return Outcome(service, True, f"already running, {detail}", 0.0, log_hint)
+            except ProbeError:
+                say(f"{service.name}: pid {pid} is running but not answering yet; waiting")
+                detail = _wait_ready(service, None, started)
+                return Outcome(service, True, detail, time.monotonic() - started, log_hint)
+        if not procs.port_is_free("127.0.0.1", service.port):
+            raise ServiceError(
+                f"port {service.port} is already in use by a process this stack did not start "
+                f"(another stack, or a server of your own?); stop it or choose another port "
+                f"with the KFLOW_*_PORT variables"
+            )
+        log_hint = layout.show(layout.build_log(service.name))
+        service.build(say)
+        log_hint = layout.show(service.log)
+        command = service.command(say)
+        proc = procs.start(
+            command, service.log, service.pidfile, service.environment(), layout.root
+        )
+        say(f"{service.name}: started pid {proc.pid}, waiting for it to answer")
+        detail = _wait_ready(service, proc, started)
+        return Outcome(service, True, detail, time.monotonic() - started, log_hint)
+    except (ServiceError, BuildError, OSError) as exc:
+        return Outcome(service, False, str(exc), time.monotonic() - started, log_hint)
+    except Exception as exc:  # a bug here must still end in a report, not a dead thread
+        detail = f"{type(exc).__name__}: {exc}"
+        return Outcome(service, False, detail, time.monotonic() - started, log_hint)
+
+
+def _selected(layout: Layout, names: Sequence[str]) -> list[Service]:
+    services = all_services(layout, Ports.from_env())
+    if not names:
+        return services
+    known = {service.name: service for service in services}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise SystemExit(f"unknown service {', '.join(unknown)}; known: {', '.join(known)}")
+    return [known[name] for name in names]
+
+
+def _parallel(services: Sequence[Service], work: Callable[[Service], Outcome]) -> list[Outcome]:
+    results: dict[str, Outcome] = {}
+
+    def run(service: Service) -> None:
+        results[service.name] = work(service)
+
+    threads = [threading.Thread(target=run, args=(service,)) for service in services]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [results[service.name] for service in services]
+
+
+def cmd_up(layout: Layout, names: Sequence[str]) -> int:
+    layout.make_dirs()
+    services = _selected(layout, names)
+    say(f"devstack: bringing up {', '.join(s.name for s in services)} (state in {layout.root})")
+    outcomes = _parallel(services, lambda service: _bring_up(service, layout))
+    failed = [outcome for outcome in outcomes if not outcome.ok]
+    for outcome in failed:
+        say(f"\n{outcome.service.name}: FAILED: {outcome.detail}")
+        lines = procs.tail(layout.root / outcome.log_hint, 40) if outcome.log_hint else []
+        if not lines:
+            lines = procs.tail(outcome.service.log, 40)
+        if lines:
+            say(f"--- last lines of {outcome.log_hint} ---")
+            for line in lines:
+                say(f"  {line}")
+    say("")
+    for outcome in outcomes:
+        state = "up" if outcome.ok else "FAILED"
+        took = f"{outcome.seconds:5.1f} s" if outcome.seconds else "  ready"
+        detail = outcome.detail if outcome.ok else "see above"
+        say(
+            f"{outcome.service.name:<10} {state:<6} {outcome.service.address:<16} {took}  "
+            f"log {layout.show(outcome.service.log)}  ({detail})"
+        )
+    return 1 if failed else 0
+
+
+def cmd_down(layout: Layout, names: Sequence[str], wipe: bool) -> int:
+    services = _selected(layout, names)
+
+    def stop(service: Service) -> Outcome:
+        started = time.monotonic()
+        pid = procs.stop(service.pidfile, service.marker, service.stop_timeout)
+        detail = f"stopped pid {pid}" if pid else "was not running"
+        return Outcome(service, True, detail, time.monotonic() - started)
+
+    for outcome in _parallel(services, stop):
+        say(f"{outcome.service.name:<10} {outcome.detail}")
+    if wipe:
+        for service in services:
+            data = layout.data_dir(service.name)
+            if data.exists():
+                shutil.rmtree(data)
+                say(f"{service.name:<10} deleted {layout.show(data)}")
+    return 0
+
+
+def cmd_status(layout: Layout, names: Sequence[str]) -> int:
+    healthy = True
+    for service in _selected(layout, names):
+        pid = procs.running_pid(service.pidfile, service.marker)
+        try:
+            detail = service.probe(timeout=3.0)
+            state = "healthy"
+        except ProbeError as exc:
+            healthy = False
+            state = "unhealthy" if pid else "stopped"
+            detail = str(exc)
+        owner = f"pid {pid}" if pid else "not started by this stack"
+        say(f"{service.name:<10} {state:<9} {service.address:<16} {owner:<26} {detail}")
+    return 0 if healthy else 1
+
+
+def cmd_logs(layout: Layout, names: Sequence[str], follow: bool, lines: int) -> int:
+    services = _selected(layout, names)
+    files = [service.log for service in services]
+    if follow:
+        tail = shutil.which("tail")
+        if tail is None:
+            raise SystemExit("tail not found")
+        os.execv(tail, [tail, "-n", str(lines), "-F", *map(str, files)])
+    for service in services:
+        if len(services) > 1:
+            say(f"==> {layout.show(service.log)} <==")
+        for line in procs.tail(service.log, lines):
+            say(line)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="devstack/stack",
+        description="Run kflow's local Kafka, Cassandra and FerretDB (MongoDB wire protocol) "
+        "on 127.0.0.1. State lives in .devstack/ (or $KFLOW_DEVSTACK_DIR).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="obtain, start and wait for the services")
+    up.add_argument("services", nargs="*", help="only these (kafka, cassandra, mongo)")
+    down = commands.add_parser("down", help="stop the services this stack started")
+    down.add_argument("services", nargs="*")
+    down.add_argument("--wipe", action="store_true", help="also delete their data")
+    status = commands.add_parser("status", help="probe each service; exit 1 unless all healthy")
+    status.add_argument("services", nargs="*")
+    logs = commands.add_parser("logs", help="print (or follow) service logs")
+    logs.add_argument("services", nargs="*")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("-n", "--lines", type=int, default=100)
+    args = parser.parse_args(argv)
+
+    layout = Layout.from_env()
+    try:
+        if args.command == "up":
+            return cmd_up(layout, args.services)
+        if args.command == "down":
+            return cmd_down(layout, args.services, args.wipe)
+        if args.command == "status":
+            return cmd_status(layout, args.services)
+        return cmd_logs(layout, args.services, args.follow, args.lines)
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""Readiness checks that speak each service's own wire protocol over a plain socket.
+
+Each probe sends a real client request and raises ``ProbeError`` unless the server answers it
+correctly; an open port alone is not enough. Standard library only.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Callable
+
+
+class ProbeError(Exception):
+    """The service did not answer, or answered with an error."""
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            raise ProbeError("connection closed by the server")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def _connect(host: str, port: int, timeout: float) -> socket.socket:
+    try:
+        return socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        raise ProbeError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def _guard(probe: Callable[[socket.socket], str], host: str, port: int, timeout: float) -> str:
+    sock = _connect(host, port, timeout)
+    try:
+        return probe(sock)
+    except (OSError, struct.error, IndexError, UnicodeDecodeError) as exc:
+        raise ProbeError(f"bad answer from {host}:{port}: {exc}") from exc
+    finally:
+        sock.close()
+
+
+# --- Kafka ---------------------------------------------------------------------------------
+
+_API_VERSIONS = 18
+_METADATA = 3
+
+
+class _Reader:
+    """Reads big-endian fields from a response body."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def take(self, fmt: str) -> int:
+        (value,) = struct.unpack_from(fmt, self.data, self.pos)
+        self.pos += struct.calcsize(fmt)
+        return int(value)
+
+    def string(self) -> str | None:
+        size = self.take(">h")
+        if size < 0:
+            return None
+        value = self.data[self.pos : self.pos + size].decode()
+        self.pos += size
+        return value
+
+
+def _kafka_call(sock: socket.socket, api_key: int, version: int, body: bytes) -> _Reader:
+    client_id = b"kflow-devstack"
+    correlation = 7
+    header = struct.pack(">hhih", api_key, version, correlation, len(client_id)) + client_id
+    payload = header + body
+    sock.sendall(struct.pack(">i", len(payload)) + payload)
+    (size,) = struct.unpack(">i", _recv_exact(sock, 4))
+    reader = _Reader(_recv_exact(sock, size))
+    if reader.take(">i") != correlation:
+        raise ProbeError("Kafka answered with another correlation id")
+    return reader
+
+
+def kafka(host: str, port: int, timeout: float = 5.0) -> str:
+    """ApiVersions, then a Metadata request that must list at least one live broker."""
+
+    def probe(sock: socket.socket) -> str:
+        reader = _kafka_call(sock, _API_VERSIONS, 0, b"")
+        error = reader.take(">h")
+        if error:
+            raise ProbeError(f"ApiVersions failed with Kafka error code {error}")
+        ranges = {}
+        for _ in range(reader.take(">i")):
+            key, low, high = reader.take(">h"), reader.take(">h"), reader.take(">h")
+            ranges[key] = (low, high)
+        low, high = ranges.get(_METADATA, (0, -1))
+        # Versions 4-8 share one non-flexible layout; pick the oldest the broker still accepts.
+        version = max(low, 4)
+        if version > min(high, 8):
+            raise ProbeError(f"broker offers Metadata v{low}-v{high}, probe speaks v4-v8")
+        body = struct.pack(">i?", 0, False)  # no topics, do not create any
+        if version >= 8:
+            body += struct.pack(">??", False, False)
+        reader = _kafka_call(sock, _METADATA, version, body)
+        reader.take(">i")  # throttle time
+        brokers = []
+        for _ in range(reader.take(">i")):
+            node = reader.take(">i")
+            broker_host = reader.string()
+            broker_port = reader.take(">i")
+            reader.string()  # rack
+            brokers.append(f"{node}@{broker_host}:{broker_port}")
+        if not brokers:
+            raise ProbeError("Metadata lists no live broker yet")
+        return f"broker {', '.join(brokers)}"
+
+    return _guard(probe, host, port, timeout)
+
+
+# --- Cassandra (CQL native protocol v4) -------------------------------------------------------
+
+_CQL_VERSION = 0x04
+_OP_ERROR, _OP_STARTUP, _OP_READY, _OP_OPTIONS = 0x00, 0x01, 0x02, 0x05
+_OP_SUPPORTED, _OP_QUERY, _OP_RESULT = 0x06, 0x07, 0x08
+
+
+def _cql_string(text: str) -> bytes:
+    raw = text.encode()
+    return struct.pack(">H", len(raw)) + raw
+
+
+def _cql_call(sock: socket.socket, opcode: int, body: bytes, stream: int) -> tuple[int, bytes]:
+    sock.sendall(struct.pack(">BBhBi", _CQL_VERSION, 0, stream, opcode, len(body)) + body)
+    version, _flags, _stream, answer, size = struct.unpack(">BBhBi", _recv_exact(sock, 9))
+    payload = _recv_exact(sock, size)
+    if version & 0x7F != _CQL_VERSION:
+        raise ProbeError(f"server answered in CQL protocol v{version & 0x7F}")
+    if answer == _OP_ERROR:
+        code = struct.unpack_from(">i", payload)[0]
+        (length,) = struct.unpack_from(">H", payload, 4)
+        message = payload[6 : 6 + length].decode(errors="replace")
+        raise ProbeError(f"CQL error 0x{code:04x}: {message}")
+    return answer, payload
+
+
+def _single_text_cell(payload: bytes) -> str:
+    """The one text value of a one-row, one-column ROWS result."""
+    reader = _Reader(payload)
+    if reader.take(">i") != 2:  # result kind Rows
+        raise ProbeError("query did not return rows")
+    flags = reader.take(">i")
+    columns = reader.take(">i")
+    if flags & 0x0002:  # has_more_pages: paging state
+        reader.pos += max(reader.take(">i"), 0)
+    if flags & 0x0004:  # no_metadata
+        raise ProbeError("rows came without metadata")
+    if flags & 0x0001:  # global table spec
+        reader.string()
+        reader.string()
+    for _ in range(columns):
+        if not flags & 0x0001:
+            reader.string()
+            reader.string()
+        reader.string()  # column name
+        reader.take(">H")  # type id (text types carry no extra option)
+    if reader.take(">i") < 1:
+        raise ProbeError("query returned no row")
+    size = reader.take(">i")
+    return reader.data[reader.pos : reader.pos + size].decode()
+
+
+def cassandra(host: str, port: int, timeout: float = 5.0) -> str:
+    """OPTIONS, STARTUP, then ``SELECT release_version FROM system.local``."""
+
+    def probe(sock: socket.socket) -> str:
+        answer, _ = _cql_call(sock, _OP_OPTIONS, b"", 1)
+        if answer != _OP_SUPPORTED:
+            raise ProbeError(f"OPTIONS answered with opcode 0x{answer:02x}")
+        startup = struct.pack(">H", 1) + _cql_string("CQL_VERSION") + _cql_string("3.0.0")
+        answer, _ = _cql_call(sock, _OP_STARTUP, startup, 2)
+        if answer != _OP_READY:
+            raise ProbeError(f"STARTUP answered with opcode 0x{answer:02x}")
+        query = b"SELECT release_version FROM system.local"
+        body = struct.pack(">i", len(query)) + query + struct.pack(">HB", 0x0001, 0)
+        answer, payload = _cql_call(sock, _OP_QUERY, body, 3)
+        if answer != _OP_RESULT:
+            raise ProbeError(f"QUERY answered with opcode 0x{answer:02x}")
+        return f"Cassandra {_single_text_cell(payload)}"
+
+    return _guard(probe, host, port, timeout)
+
+
+# --- MongoDB wire protocol (OP_MSG) ------------------------------------------------------------
+
+_OP_MSG = 2013
+
+
+def _bson_ping() -> bytes:
+    elements = b"\x10ping\x00" + struct.pack("<i", 1)
+    db = b"admin\x00"
+    elements += b"\x02$db\x00" + struct.pack("<i", len(db)) + db
+    return struct.pack("<i", 4 + len(elements) + 1) + elements + b"\x00"
+
+
+_FIXED_SIZES = {0x01: 8, 0x07: 12, 0x08: 1, 0x09: 8, 0x0A: 0, 0x10: 4, 0x11: 8, 0x12: 8, 0x13: 16}
+
+
+def _bson_number(doc: bytes, key: str) -> float | None:
+    """The numeric value of a top-level field of a BSON document, if present."""
+    pos = 4
+    while pos < len(doc) and doc[pos] != 0:
+        kind = doc[pos]
+        end = doc.index(b"\x00", pos + 1)
+        name = doc[pos + 1 : end].decode()
+        pos = end + 1
+        if name == key:
+            if kind == 0x01:
+                return float(struct.unpack_from("<d", doc, pos)[0])
+            if kind == 0x10:
+                return float(struct.unpack_from("<i", doc, pos)[0])
+            if kind == 0x12:
+                return float(struct.unpack_from("<q", doc, pos)[0])
+            if kind == 0x08:
+                return float(doc[pos])
+            return None
+        if kind in _FIXED_SIZES:
+            pos += _FIXED_SIZES[kind]
+        elif kind in (0x02, 0x0D, 0x0E):  # string, code, symbol
+            pos += 4 + struct.unpack_from("<i", doc, pos)[0]
+        elif kind in (0x03, 0x04):  # document, array
+            pos += struct.unpack_from("<i", doc, pos)[0]
+        elif kind == 0x05:  # binary
+            pos += 5 + struct.unpack_from("<i", doc, pos)[0]
+        else:
+            return None
+    return None
+
+
+def mongo(host: str, port: int, timeout: float = 5.0) -> str:
+    """OP_MSG ``{ping: 1}`` against the admin database; the answer must say ``ok: 1``."""
+
+    def probe(sock: socket.socket) -> str:
+        body = struct.pack("<IB", 0, 0) + _bson_ping()
+        request_id = 11
+        sock.sendall(struct.pack("<iiii", 16 + len(body), request_id, 0, _OP_MSG) + body)
+        size, _, response_to, opcode = struct.unpack("<iiii", _recv_exact(sock, 16))
+        payload = _recv_exact(sock, size - 16)
+        if opcode != _OP_MSG or response_to != request_id:
+            raise ProbeError(f"unexpected reply opcode {opcode} to request {response_to}")
+        if payload[4] != 0:
+            raise ProbeError("reply does not start with a body section")
+        ok = _bson_number(payload[5:], "ok")
+        if ok != 1.0:
+            raise ProbeError(f"ping answered ok={ok}")
+        return "ping ok"
+
+    return _guard(probe, host, port, timeout)

@@ -1,0 +1,118 @@
+"""Start and stop service processes, remembered by pid files.
+
+A pid file alone is not trusted: a process counts as ours only while its command line still
+names the state directory, so a recycled pid is never signalled. Nothing is ever killed by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\x00", b" ").decode(errors="replace")
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X")
+
+
+def running_pid(pidfile: Path, marker: str) -> int | None:
+    """The pid recorded in ``pidfile`` if that process is alive and still ours, else None."""
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if marker in _cmdline(pid) and not _is_zombie(pid):
+        return pid
+    return None
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True if nothing listens on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def rotate(log: Path, keep: int = 3) -> None:
+    """Move ``x.log`` to ``x.log.1`` (and so on) so each start gets a fresh log."""
+    for index in range(keep - 1, 0, -1):
+        older = log.with_name(f"{log.name}.{index}")
+        if older.exists():
+            older.replace(log.with_name(f"{log.name}.{index + 1}"))
+    if log.exists():
+        log.replace(log.with_name(f"{log.name}.1"))
+
+
+def start(
+    command: Sequence[str], log: Path, pidfile: Path, env: dict[str, str], cwd: Path
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` detached from this terminal, output appended to ``log``."""
+    rotate(log)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    pidfile.write_text(f"{proc.pid}\n")
+    return proc
+
+
+def stop(pidfile: Path, marker: str, timeout: float) -> int | None:
+    """Stop the process of ``pidfile``: SIGTERM, then SIGKILL after ``timeout`` seconds.
+
+    Returns the pid that was stopped, or None if nothing of ours was running. Returns only
+    once the process has exited. The pid file is removed either way.
+    """
+    pid = running_pid(pidfile, marker)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while running_pid(pidfile, marker) is not None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if running_pid(pidfile, marker) is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            while running_pid(pidfile, marker) is not None:
+                time.sleep(0.1)
+    pidfile.unlink(missing_ok=True)
+    return pid
+
+
+def tail(path: Path, lines: int) -> list[str]:
+    """The last ``lines`` lines of a text file (empty if it does not exist)."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 200 * lines - 4096))
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return []
+    return text.splitlines()[-lines:]
