@@ -1,0 +1,144 @@
+"""Template functions (``now()``, ``uuid()``...) and the private helpers that
+the Pebble translation calls (``__kf_*``, see ``pebble_syntax.py``)."""
+
+from __future__ import annotations
+
+import random
+import uuid as uuid_module
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import Undefined, pass_context
+from jinja2.runtime import Context
+
+from kflow.errors import ExpressionError, NotSupportedError
+
+from . import dates
+from .filters import from_json, is_empty
+from .secrets_env import read_secret
+
+__all__ = ["HELPERS", "PUBLIC_FUNCTIONS", "ExpressionNotSupported"]
+
+
+class ExpressionNotSupported(ExpressionError, NotSupportedError):
+    """A Kestra function kflow does not provide (yet), e.g. ``kv()``."""
+
+
+def now(timeZone: str | None = None) -> Any:
+    return dates.now(timeZone)
+
+
+def uuid() -> str:
+    return str(uuid_module.uuid4())
+
+
+def random_int(lower: int, upper: int) -> int:
+    """A random integer, ``lower`` included and ``upper`` excluded."""
+    lower, upper = int(lower), int(upper)
+    if upper <= lower:
+        raise ExpressionError(f"randomInt: upper ({upper}) must be above lower ({lower})")
+    return random.randrange(lower, upper)
+
+
+@pass_context
+def error_logs(context: Context) -> list[Any]:
+    logs = context.get("_error_logs")
+    return list(logs) if logs else []
+
+
+@pass_context
+def secret(context: Context, key: str) -> str:
+    return read_secret(context, str(key))
+
+
+def kv(*args: Any, **kwargs: Any) -> Any:
+    raise ExpressionNotSupported("the kv() function (key-value store) is not supported yet")
+
+
+PUBLIC_FUNCTIONS: dict[str, Any] = {
+    "now": now,
+    "uuid": uuid,
+    "randomInt": random_int,
+    "fromJson": from_json,
+    "errorLogs": error_logs,
+    "secret": secret,
+    "kv": kv,
+}
+
+
+# ----------------------------------------------------------------- private helpers
+
+
+class _Box:
+    """A truthy wrapper, so ``a ?? b`` can be ``unbox(nonnull(a) or box(b))``."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v: Any) -> None:
+        self.v = v
+
+
+_MISSING = object()
+
+
+def _get(root: Any, *keys: Any) -> Any:
+    """Follow ``keys`` from ``root``; an Undefined when any link is missing."""
+    value = root
+    for key in keys:
+        if isinstance(value, Undefined) or value is None:
+            return value if isinstance(value, Undefined) else Undefined(name=str(key))
+        if isinstance(value, Mapping):
+            found = value.get(key, _MISSING)
+        elif isinstance(value, list | tuple) and isinstance(key, int):
+            found = value[key] if -len(value) <= key < len(value) else _MISSING
+        else:
+            found = _MISSING
+        if found is _MISSING:
+            return Undefined(name=str(key))
+        value = found
+    return value
+
+
+def _nonnull(value: Any) -> Any:
+    return False if value is None or isinstance(value, Undefined) else _Box(value)
+
+
+def _present(value: Any) -> Any:
+    return False if isinstance(value, Undefined) else _Box(value)
+
+
+def _box(value: Any) -> _Box:
+    return _Box(value)
+
+
+def _unbox(box: _Box) -> Any:
+    return box.v
+
+
+def _contains(container: Any, item: Any) -> bool:
+    if container is None or isinstance(container, Undefined):
+        return False
+    if isinstance(container, list | tuple | set) and isinstance(item, list | tuple):
+        return all(x in container for x in item)
+    return item in container
+
+
+def _range(lower: Any, upper: Any) -> list[Any]:
+    if isinstance(lower, str) and isinstance(upper, str) and len(lower) == len(upper) == 1:
+        return [chr(c) for c in range(ord(lower), ord(upper) + 1)]
+    step = 1 if int(upper) >= int(lower) else -1
+    return list(range(int(lower), int(upper) + step, step))
+
+
+HELPERS: dict[str, Any] = {
+    "__kf_get": _get,
+    "__kf_nonnull": _nonnull,
+    "__kf_present": _present,
+    "__kf_box": _box,
+    "__kf_unbox": _unbox,
+    "__kf_is_defined": lambda v: not isinstance(v, Undefined),
+    "__kf_is_null": lambda v: v is None or isinstance(v, Undefined),
+    "__kf_is_empty": is_empty,
+    "__kf_contains": _contains,
+    "__kf_range": _range,
+}

@@ -1,0 +1,681 @@
+"""Read Kestra's Pebble templates and translate them into Jinja2 source.
+
+A template is first split into segments (text, ``{{ }}`` prints, ``{% %}`` tags,
+``{# #}`` comments, ``{% raw %}`` blocks) by a scanner that respects string
+literals inside tags. Each expression is then tokenised and parsed with
+Pebble's own operator precedences (``or`` 10, ``and`` 15, ``is``/``contains``
+20, comparisons 30, ``+ -`` 40, ``* / %`` 60, ``|`` 100, ``~`` 110, ``..``,
+``??`` and ``???`` 120, unary ``not + -`` 500, ternary ``? :`` lowest) into a
+small tree, which is emitted as fully parenthesised Jinja2 code. So
+``'a' ~ 'b' | upper`` becomes ``(('a' ~ 'b'))|upper`` and
+``trigger.value ?? '' | jq('.a')`` becomes a coalesce whose result is piped.
+
+Pebble constructs without a Jinja2 twin are emitted as calls to private
+helpers (names starting with ``__kf_``, see ``helpers.py``): ``??``, ``???``,
+``contains``, ``..``, ``is defined`` on a chain (false, not an error, when a
+link is missing), ``is empty``, ``is null``. Names starting with ``_`` are
+reserved and rejected, so a template can read neither the helpers nor the
+private context keys (``_secrets``...).
+
+Every problem is reported with its offset in the source, so callers can give
+line and column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Hole",
+    "PebbleSyntaxError",
+    "Translation",
+    "translate",
+]
+
+
+class PebbleSyntaxError(Exception):
+    """A template that cannot be read; ``offset`` is 0-based in the source."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+
+@dataclass
+class Hole:
+    """One ``{{ expr }}`` print of the source, with its translation."""
+
+    start: int  # offset of "{{"
+    end: int  # offset just after "}}"
+    body: str  # the Pebble expression text
+    jinja: str  # the same expression in Jinja2 syntax
+    outputs: set[str] = field(default_factory=set)  # task ids read via outputs.X
+    jq_programs: list[tuple[str, int]] = field(default_factory=list)  # literal jq('...')
+
+    @property
+    def text(self) -> str:
+        return "{{ " + self.body.strip() + " }}"
+
+
+@dataclass
+class Translation:
+    """The Jinja2 source of a template plus what was learnt reading it."""
+
+    jinja: str
+    holes: list[Hole]
+    has_statements: bool
+    outputs: set[str]
+    jq_programs: list[tuple[str, int]]  # (program, offset of the string literal)
+
+
+# --------------------------------------------------------------------------- segments
+
+
+@dataclass
+class _Segment:
+    kind: str  # "text", "print", "stmt", "comment", "raw"
+    start: int
+    end: int
+    body_start: int = 0
+    body_end: int = 0
+    open_trim: bool = False
+    close_trim: bool = False
+
+
+_RAW_OPEN = re.compile(r"\{%-?\s*(raw|verbatim)\s*-?%\}")
+_RAW_CLOSE = {"raw": re.compile(r"\{%-?\s*endraw\s*-?%\}"),
+              "verbatim": re.compile(r"\{%-?\s*endverbatim\s*-?%\}")}  # fmt: skip
+
+
+def _scan_tag_end(source: str, pos: int, closer: str) -> int:
+    """Offset of ``closer`` ending the tag whose body starts at ``pos``."""
+    i = pos
+    n = len(source)
+    while i < n:
+        c = source[i]
+        if c in "'\"":
+            j = i + 1
+            while j < n and source[j] != c:
+                j += 2 if source[j] == "\\" else 1
+            if j >= n:
+                raise PebbleSyntaxError("unterminated string literal", i)
+            i = j + 1
+            continue
+        if source.startswith(closer, i):
+            return i
+        i += 1
+    return -1
+
+
+def split_segments(source: str) -> list[_Segment]:
+    """Cut a template into text, print, statement, comment and raw segments."""
+    segments: list[_Segment] = []
+    pos = 0
+    n = len(source)
+    text_start = 0
+    while pos < n:
+        i = source.find("{", pos)
+        if i < 0 or i + 1 >= n:
+            break
+        nxt = source[i + 1]
+        if nxt not in "{%#":
+            pos = i + 1
+            continue
+        if i > text_start:
+            segments.append(_Segment("text", text_start, i))
+        if nxt == "#":
+            end = source.find("#}", i + 2)
+            if end < 0:
+                raise PebbleSyntaxError("comment opened with '{#' is never closed", i)
+            segments.append(_Segment("comment", i, end + 2))
+            pos = text_start = end + 2
+            continue
+        raw = _RAW_OPEN.match(source, i) if nxt == "%" else None
+        if raw:
+            closing = _RAW_CLOSE[raw.group(1)].search(source, raw.end())
+            if not closing:
+                raise PebbleSyntaxError(f"'{{% {raw.group(1)} %}}' is never closed", i)
+            segments.append(
+                _Segment("raw", i, closing.end(), body_start=raw.end(), body_end=closing.start())
+            )
+            pos = text_start = closing.end()
+            continue
+        closer = "}}" if nxt == "{" else "%}"
+        body_start = i + 2
+        open_trim = source.startswith("-", body_start)
+        if open_trim:
+            body_start += 1
+        end = _scan_tag_end(source, body_start, closer)
+        if end < 0:
+            what = "'{{'" if nxt == "{" else "'{%'"
+            raise PebbleSyntaxError(f"{what} is never closed with '{closer}'", i)
+        body_end = end
+        close_trim = body_end > body_start and source[body_end - 1] == "-"
+        if close_trim:
+            body_end -= 1
+        kind = "print" if nxt == "{" else "stmt"
+        segments.append(_Segment(kind, i, end + 2, body_start, body_end, open_trim, close_trim))
+        pos = text_start = end + 2
+    if text_start < n:
+        segments.append(_Segment("text", text_start, n))
+    return segments
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+@dataclass
+class _Tok:
+    kind: str  # "name", "string", "number", "op", "end"
+    value: str
+    pos: int  # absolute offset in the source
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>\?\?\?|\?\?|\.\.|==|!=|<=|>=|[-+*/%~|?:.,()\[\]{}<>=])
+    """,
+    re.VERBOSE,
+)
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0"}
+
+
+def _read_string(text: str, i: int, base: int) -> tuple[str, int]:
+    quote = text[i]
+    out: list[str] = []
+    j = i + 1
+    while j < len(text):
+        c = text[j]
+        if c == "\\" and j + 1 < len(text):
+            e = text[j + 1]
+            if e == "u" and j + 6 <= len(text):
+                try:
+                    out.append(chr(int(text[j + 2 : j + 6], 16)))
+                    j += 6
+                    continue
+                except ValueError:
+                    pass
+            out.append(_ESCAPES.get(e, e))
+            j += 2
+            continue
+        if c == quote:
+            return "".join(out), j + 1
+        out.append(c)
+        j += 1
+    raise PebbleSyntaxError("unterminated string literal", base + i)
+
+
+def tokenize(text: str, base: int) -> list[_Tok]:
+    """Tokens of an expression; ``base`` is the offset of ``text`` in the source."""
+    toks: list[_Tok] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c in "'\"":
+            value, j = _read_string(text, i, base)
+            toks.append(_Tok("string", value, base + i))
+            i = j
+            continue
+        m = _TOKEN.match(text, i)
+        if not m:
+            raise PebbleSyntaxError(f"unexpected character {c!r}", base + i)
+        kind = m.lastgroup or ""
+        if kind != "ws":
+            toks.append(_Tok(kind, m.group(), base + i))
+        i = m.end()
+    toks.append(_Tok("end", "", base + len(text)))
+    return toks
+
+
+# --------------------------------------------------------------------------- tree
+
+
+@dataclass
+class _Node:
+    kind: str
+    pos: int
+    value: object = None
+    children: list[_Node] = field(default_factory=list)
+    kwargs: list[tuple[str, _Node]] = field(default_factory=list)
+
+
+_BINARY = {
+    "or": 10,
+    "and": 15,
+    "is": 20,
+    "contains": 20,
+    "==": 30,
+    "equals": 30,
+    "!=": 30,
+    ">": 30,
+    "<": 30,
+    ">=": 30,
+    "<=": 30,
+    "+": 40,
+    "-": 40,
+    "*": 60,
+    "/": 60,
+    "%": 60,
+    "|": 100,
+    "~": 110,
+    "..": 120,
+    "??": 120,
+    "???": 120,
+}
+_UNARY_PRECEDENCE = 500
+_LITERAL_NAMES = {"true": "true", "false": "false", "null": "none", "none": "none"}
+_KEYWORDS = set(_BINARY) | {"not"} | set(_LITERAL_NAMES)
+
+
+class _Parser:
+    def __init__(self, toks: list[_Tok], known_filters: set[str], known_tests: set[str]):
+        self.toks = toks
+        self.i = 0
+        self.filters = known_filters
+        self.tests = known_tests
+        self.outputs: set[str] = set()
+        self.jq_programs: list[tuple[str, int]] = []
+
+    # -- helpers
+    def peek(self, k: int = 0) -> _Tok:
+        return self.toks[min(self.i + k, len(self.toks) - 1)]
+
+    def next(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def at_op(self, value: str) -> bool:
+        t = self.peek()
+        return t.kind == "op" and t.value == value
+
+    def expect_op(self, value: str) -> _Tok:
+        t = self.peek()
+        if not (t.kind == "op" and t.value == value):
+            raise PebbleSyntaxError(f"expected '{value}' but found {_describe(t)}", t.pos)
+        return self.next()
+
+    def expect_name(self, what: str) -> _Tok:
+        t = self.peek()
+        if t.kind != "name":
+            raise PebbleSyntaxError(f"expected {what} but found {_describe(t)}", t.pos)
+        return self.next()
+
+    def expect_end(self) -> None:
+        t = self.peek()
+        if t.kind != "end":
+            raise PebbleSyntaxError(f"unexpected {_describe(t)}", t.pos)
+
+    # -- grammar
+    def expression(self, min_prec: int = 0) -> _Node:
+        left = self.unary()
+        while True:
+            t = self.peek()
+            op = t.value if t.kind in ("op", "name") and t.value in _BINARY else None
+            if op is None or _BINARY[op] < min_prec:
+                break
+            prec = _BINARY[op]
+            self.next()
+            if op == "|":
+                left = self.filter_call(left)
+            elif op == "is":
+                negate = self.peek().kind == "name" and self.peek().value == "not"
+                if negate:
+                    self.next()
+                left = self.test_call(left, negate, t.pos)
+            else:
+                right = self.expression(prec + 1)
+                left = _Node("binary", t.pos, op, [left, right])
+        if min_prec == 0 and self.at_op("?"):
+            q = self.next()
+            then = self.expression()
+            self.expect_op(":")
+            other = self.expression()
+            left = _Node("ternary", q.pos, None, [left, then, other])
+        return left
+
+    def unary(self) -> _Node:
+        t = self.peek()
+        if (t.kind == "name" and t.value == "not") or (t.kind == "op" and t.value in "-+"):
+            self.next()
+            operand = self.expression(_UNARY_PRECEDENCE)
+            return _Node("unary", t.pos, t.value, [operand])
+        return self.postfix(self.primary())
+
+    def primary(self) -> _Node:
+        t = self.next()
+        if t.kind == "number":
+            return _Node("literal", t.pos, t.value)
+        if t.kind == "string":
+            return _Node("literal", t.pos, repr(t.value))
+        if t.kind == "name":
+            if t.value in _LITERAL_NAMES:
+                return _Node("literal", t.pos, _LITERAL_NAMES[t.value])
+            if t.value in _KEYWORDS:
+                raise PebbleSyntaxError(f"unexpected '{t.value}'", t.pos)
+            if t.value.startswith("_"):
+                raise PebbleSyntaxError(f"names starting with '_' are reserved: '{t.value}'", t.pos)
+            if self.at_op("("):
+                args, kwargs = self.arguments()
+                return _Node("call", t.pos, t.value, args, kwargs)
+            return _Node("name", t.pos, t.value)
+        if t.kind == "op" and t.value == "(":
+            inner = self.expression()
+            self.expect_op(")")
+            return _Node("group", t.pos, None, [inner])
+        if t.kind == "op" and t.value == "[":
+            items: list[_Node] = []
+            while not self.at_op("]"):
+                items.append(self.expression())
+                if not self.at_op("]"):
+                    self.expect_op(",")
+            self.next()
+            return _Node("list", t.pos, None, items)
+        if t.kind == "op" and t.value == "{":
+            pairs: list[_Node] = []
+            while not self.at_op("}"):
+                key = self.expression()
+                self.expect_op(":")
+                pairs.extend([key, self.expression()])
+                if not self.at_op("}"):
+                    self.expect_op(",")
+            self.next()
+            return _Node("map", t.pos, None, pairs)
+        if t.kind == "end":
+            raise PebbleSyntaxError("expression is incomplete", t.pos)
+        raise PebbleSyntaxError(f"unexpected {_describe(t)}", t.pos)
+
+    def postfix(self, node: _Node) -> _Node:
+        while True:
+            if self.at_op("."):
+                dot = self.next()
+                t = self.next()
+                if t.kind not in ("name", "number"):
+                    raise PebbleSyntaxError(
+                        f"expected an attribute name after '.' but found {_describe(t)}", t.pos
+                    )
+                if t.value.startswith("_"):
+                    raise PebbleSyntaxError(
+                        f"attributes starting with '_' are not accessible: '{t.value}'", t.pos
+                    )
+                key = _Node("literal", t.pos, t.value if t.kind == "number" else repr(t.value))
+                node = _Node("getattr", dot.pos, t.value, [node, key])
+                self._note_output(node)
+            elif self.at_op("["):
+                b = self.next()
+                index = self.expression()
+                self.expect_op("]")
+                node = _Node("getitem", b.pos, None, [node, index])
+                self._note_output(node)
+            else:
+                return node
+
+    def _note_output(self, node: _Node) -> None:
+        base, key = node.children
+        if base.kind == "name" and base.value == "outputs":
+            if node.kind == "getattr":
+                self.outputs.add(str(node.value))
+            elif key.kind == "literal" and str(key.value)[:1] in "'\"":
+                self.outputs.add(_unrepr(str(key.value)))
+
+    def arguments(self) -> tuple[list[_Node], list[tuple[str, _Node]]]:
+        self.expect_op("(")
+        args: list[_Node] = []
+        kwargs: list[tuple[str, _Node]] = []
+        while not self.at_op(")"):
+            if (
+                self.peek().kind == "name"
+                and self.peek(1).kind == "op"
+                and (self.peek(1).value == "=")
+            ):
+                name = self.next().value
+                self.next()
+                kwargs.append((name, self.expression()))
+            else:
+                if kwargs:
+                    raise PebbleSyntaxError(
+                        "positional argument after a named one", self.peek().pos
+                    )
+                args.append(self.expression())
+            if not self.at_op(")"):
+                self.expect_op(",")
+        self.next()
+        return args, kwargs
+
+    def filter_call(self, operand: _Node) -> _Node:
+        name = self.expect_name("a filter name after '|'")
+        if name.value not in self.filters:
+            raise PebbleSyntaxError(f"unknown filter '{name.value}'", name.pos)
+        args: list[_Node] = []
+        kwargs: list[tuple[str, _Node]] = []
+        if self.at_op("("):
+            args, kwargs = self.arguments()
+        if name.value == "jq" and args and args[0].kind == "literal":
+            lit = str(args[0].value)
+            if lit[:1] in "'\"":
+                self.jq_programs.append((_unrepr(lit), args[0].pos))
+        return _Node("filter", name.pos, name.value, [operand, *args], kwargs)
+
+    def test_call(self, operand: _Node, negate: bool, pos: int) -> _Node:
+        name = self.expect_name("a test name after 'is'")
+        if name.value not in self.tests:
+            raise PebbleSyntaxError(f"unknown test '{name.value}'", name.pos)
+        args: list[_Node] = []
+        if self.at_op("("):
+            args, _ = self.arguments()
+        return _Node("test", pos, (name.value, negate), [operand, *args])
+
+
+def _unrepr(literal: str) -> str:
+    import ast
+
+    return str(ast.literal_eval(literal))
+
+
+def _describe(tok: _Tok) -> str:
+    if tok.kind == "end":
+        return "the end of the expression"
+    if tok.kind == "string":
+        return f"string {tok.value!r}"
+    return f"'{tok.value}'"
+
+
+# --------------------------------------------------------------------------- emitter
+
+_JINJA_BINARY = {"equals": "==", "or": "or", "and": "and"}
+_TEST_HELPERS = {"defined": "__kf_is_defined", "null": "__kf_is_null", "empty": "__kf_is_empty"}
+_JINJA_TESTS = {"even": "even", "odd": "odd", "iterable": "iterable", "map": "mapping"}
+
+
+def _is_chain(node: _Node) -> bool:
+    while node.kind in ("getattr", "getitem"):
+        node = node.children[0]
+    return node.kind == "name"
+
+
+def _emit_safe(node: _Node) -> str:
+    """Emit a chain so that a missing link yields undefined instead of raising."""
+    if node.kind == "group":
+        return _emit_safe(node.children[0])
+    if node.kind not in ("getattr", "getitem") or not _is_chain(node):
+        return emit(node)
+    keys: list[str] = []
+    cur = node
+    while cur.kind in ("getattr", "getitem"):
+        keys.append(emit(cur.children[1]))
+        cur = cur.children[0]
+    keys.reverse()
+    return f"__kf_get({emit(cur)}, {', '.join(keys)})"
+
+
+def _emit_args(args: list[_Node], kwargs: list[tuple[str, _Node]]) -> str:
+    parts = [emit(a) for a in args] + [f"{k}={emit(v)}" for k, v in kwargs]
+    return ", ".join(parts)
+
+
+def emit(node: _Node) -> str:
+    """Jinja2 source for a parsed Pebble expression."""
+    k = node.kind
+    c = node.children
+    if k == "literal":
+        return str(node.value)
+    if k == "name":
+        return str(node.value)
+    if k == "group":
+        return f"({emit(c[0])})"
+    if k == "list":
+        return "[" + ", ".join(emit(x) for x in c) + "]"
+    if k == "map":
+        pairs = [f"{emit(c[i])}: {emit(c[i + 1])}" for i in range(0, len(c), 2)]
+        return "{" + ", ".join(pairs) + "}"
+    if k == "getattr":
+        name = str(node.value)
+        base = c[0]
+        if base.kind == "name" and base.value == "loop" and name == "index":
+            name = "index0"  # Pebble's loop.index counts from 0
+        if name.isidentifier():
+            return f"{emit(base)}.{name}"
+        return f"{emit(base)}[{emit(c[1])}]"
+    if k == "getitem":
+        return f"{emit(c[0])}[{emit(c[1])}]"
+    if k == "call":
+        return f"{node.value}({_emit_args(c, node.kwargs)})"
+    if k == "unary":
+        op = "not " if node.value == "not" else str(node.value)
+        return f"({op}{emit(c[0])})"
+    if k == "ternary":
+        return f"({emit(c[1])} if {emit(c[0])} else {emit(c[2])})"
+    if k == "filter":
+        operand = _emit_safe(c[0]) if node.value == "default" else emit(c[0])
+        args = _emit_args(c[1:], node.kwargs)
+        call = f"{node.value}({args})" if args else str(node.value)
+        return f"(({operand})|{call})"
+    if k == "test":
+        name, negate = node.value  # type: ignore[misc]
+        neg = "not " if negate else ""
+        if name in _TEST_HELPERS:
+            return f"({neg}{_TEST_HELPERS[name]}({_emit_safe(c[0])}))"
+        args = ", ".join(emit(a) for a in c[1:])
+        test = _JINJA_TESTS.get(name, name) + (f"({args})" if args else "")
+        return f"(({emit(c[0])}) is {neg}{test})"
+    if k == "binary":
+        op = str(node.value)
+        left, right = c
+        if op == "??":
+            return f"__kf_unbox(__kf_nonnull({_emit_safe(left)}) or __kf_box({emit(right)}))"
+        if op == "???":
+            return f"__kf_unbox(__kf_present({_emit_safe(left)}) or __kf_box({emit(right)}))"
+        if op == "contains":
+            return f"__kf_contains({emit(left)}, {emit(right)})"
+        if op == "..":
+            return f"__kf_range({emit(left)}, {emit(right)})"
+        return f"({emit(left)} {_JINJA_BINARY.get(op, op)} {emit(right)})"
+    raise AssertionError(f"unknown node {k}")
+
+
+# --------------------------------------------------------------------------- statements
+
+_FOR = re.compile(r"\s*for\s+([A-Za-z]\w*(?:\s*,\s*[A-Za-z]\w*)?)\s+in\s")
+_SET = re.compile(r"\s*set\s+([A-Za-z]\w*)\s*=")
+_SIMPLE_TAGS = {"else", "endif", "endfor", "endfilter", "endautoescape"}
+
+
+def _translate_statement(source: str, seg: _Segment, parse: _ExprParseFn) -> str:
+    body = source[seg.body_start : seg.body_end]
+    stripped = body.strip()
+    word = stripped.split(None, 1)[0] if stripped else ""
+    lead = len(body) - len(body.lstrip())
+    base = seg.body_start + lead
+    if word in ("if", "elseif", "elif"):
+        expr = parse(source, base + len(word), seg.body_end)
+        return f"{'if' if word == 'if' else 'elif'} {expr}"
+    if word in _SIMPLE_TAGS:
+        if stripped != word:
+            raise PebbleSyntaxError(f"'{word}' takes no arguments", base + len(word))
+        return word
+    if word == "for":
+        m = _FOR.match(body)
+        if not m:
+            raise PebbleSyntaxError("expected 'for NAME in EXPRESSION'", base)
+        expr = parse(source, seg.body_start + m.end(), seg.body_end)
+        return f"for {m.group(1)} in {expr}"
+    if word == "set":
+        m = _SET.match(body)
+        if not m:
+            raise PebbleSyntaxError("expected 'set NAME = EXPRESSION'", base)
+        expr = parse(source, seg.body_start + m.end(), seg.body_end)
+        return f"set {m.group(1)} = {expr}"
+    if word == "filter":
+        name = stripped[len("filter") :].strip()
+        if not name.isidentifier():
+            raise PebbleSyntaxError("expected 'filter NAME'", base)
+        return f"filter {name}"
+    if not word:
+        raise PebbleSyntaxError("empty tag", seg.start)
+    raise PebbleSyntaxError(f"unknown or unsupported tag '{word}'", base)
+
+
+class _ExprParseFn:  # typing aid for the closure below
+    def __call__(self, source: str, start: int, end: int) -> str: ...  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def translate(source: str, filters: set[str], tests: set[str]) -> Translation:
+    """Translate a Pebble template into Jinja2 source; raise PebbleSyntaxError."""
+    segments = split_segments(source)
+    out: list[str] = []
+    holes: list[Hole] = []
+    outputs: set[str] = set()
+    jq_programs: list[tuple[str, int]] = []
+    has_statements = False
+
+    def parse(src: str, start: int, end: int) -> str:
+        toks = tokenize(src[start:end], start)
+        if toks[0].kind == "end":
+            raise PebbleSyntaxError("empty expression", start)
+        parser = _Parser(toks, filters, tests)
+        node = parser.expression()
+        parser.expect_end()
+        outputs.update(parser.outputs)
+        jq_programs.extend(parser.jq_programs)
+        parse.last_outputs = parser.outputs  # type: ignore[attr-defined]
+        parse.last_jq = parser.jq_programs  # type: ignore[attr-defined]
+        return emit(node)
+
+    for seg in segments:
+        chunk = source[seg.start : seg.end]
+        newlines = "\n" * chunk.count("\n")  # keep Jinja2 line numbers aligned
+        ltrim = "-" if seg.open_trim else ""
+        rtrim = "-" if seg.close_trim else ""
+        if seg.kind == "text":
+            out.append(chunk)
+        elif seg.kind == "comment":
+            out.append("{#" + newlines + "#}")
+        elif seg.kind == "raw":
+            out.append("{% raw %}" + source[seg.body_start : seg.body_end] + "{% endraw %}")
+        elif seg.kind == "print":
+            expr = parse(source, seg.body_start, seg.body_end)
+            holes.append(
+                Hole(
+                    seg.start,
+                    seg.end,
+                    source[seg.body_start : seg.body_end],
+                    expr,
+                    set(parse.last_outputs),  # type: ignore[attr-defined]
+                    list(parse.last_jq),  # type: ignore[attr-defined]
+                )
+            )
+            out.append("{{" + ltrim + " " + expr + " " + newlines + rtrim + "}}")
+        else:
+            has_statements = True
+            stmt = _translate_statement(source, seg, parse)  # type: ignore[arg-type]
+            out.append("{%" + ltrim + " " + stmt + " " + newlines + rtrim + "%}")
+    return Translation("".join(out), holes, has_statements, outputs, jq_programs)

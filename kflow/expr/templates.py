@@ -1,0 +1,328 @@
+"""Compile and render Kestra templates with a sandboxed Jinja2 environment.
+
+A template is translated from Pebble to Jinja2 once (``pebble_syntax``),
+compiled once, and rendered many times. Rendering prints values as Pebble
+does (``printing.to_text``). ``Template.evaluate`` returns the native value
+when the whole source is one ``{{ expr }}``.
+
+Context keys read by templates: ``flow``, ``execution``, ``task``,
+``taskrun``, ``trigger``, ``vars``, ``inputs``, ``outputs``, ``envs``,
+``labels``; private keys (never readable by name from a template):
+``_error_logs`` (for ``errorLogs()``), ``_secrets``, ``_environ`` and
+``_secrets_seen`` (see ``secrets_env``).
+
+Errors are ``ExpressionError``; an undefined name reads
+"Unable to find `x` used in the expression `{{ x + 1 }}`".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, NoReturn
+
+from jinja2 import StrictUndefined, TemplateError, Undefined, UndefinedError, pass_context
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import SandboxedEnvironment
+
+from kflow.errors import ExpressionError, KflowError
+
+from .filters import FILTERS
+from .functions import HELPERS, PUBLIC_FUNCTIONS
+from .jq_support import check_jq
+from .pebble_syntax import PebbleSyntaxError, Translation, translate
+from .printing import to_text
+
+__all__ = [
+    "ExprProblem",
+    "Template",
+    "check_template",
+    "compile_template",
+    "is_templated",
+    "line_col",
+    "referenced_outputs",
+]
+
+
+@dataclass(frozen=True)
+class ExprProblem:
+    """A problem found without running: message and 1-based position in the source."""
+
+    message: str
+    line: int
+    column: int
+
+
+def line_col(source: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``source``."""
+    offset = max(0, min(offset, len(source)))
+    line = source.count("\n", 0, offset) + 1
+    start = source.rfind("\n", 0, offset) + 1
+    return line, offset - start + 1
+
+
+def is_templated(source: str) -> bool:
+    """True when ``source`` holds ``{{`` or ``{%`` (other strings are never rendered)."""
+    return "{{" in source or "{%" in source
+
+
+# ----------------------------------------------------------------------- environment
+
+
+class _MissingValue(UndefinedError):
+    def __init__(self, message: str, name: str | None) -> None:
+        super().__init__(message)
+        self.missing_name = name
+
+
+class KestraUndefined(StrictUndefined):
+    """Strict undefined that remembers which name was missing."""
+
+    __slots__ = ()
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise _MissingValue(self._undefined_message, self._undefined_name)
+
+    __str__ = __iter__ = __len__ = __eq__ = __ne__ = __bool__ = __hash__ = (  # type: ignore[assignment]
+        _fail_with_undefined_error
+    )
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __lt__ = __le__ = (  # type: ignore[assignment]
+        _fail_with_undefined_error
+    )
+    __gt__ = __ge__ = __int__ = __float__ = __contains__ = __getitem__ = (  # type: ignore[assignment]
+        _fail_with_undefined_error
+    )
+    __truediv__ = __rtruediv__ = __mod__ = __rmod__ = __neg__ = __pos__ = __call__ = (  # type: ignore[assignment]
+        _fail_with_undefined_error
+    )
+
+    def __getattr__(self, name: str) -> Any:
+        if name[:2] == "__":
+            raise AttributeError(name)
+        self._fail_with_undefined_error()
+
+
+def _finalize(value: Any) -> str:
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    return to_text(value)
+
+
+class KestraEnvironment(SandboxedEnvironment):
+    """Sandboxed Jinja2 with Kestra's filters, functions and map-first lookups."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # A map's entries win over its methods: ``outputs.x.values`` is the entry.
+        if isinstance(obj, dict | Mapping):
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+            except TypeError:
+                pass
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, dict | Mapping):
+            try:
+                return obj[argument]
+            except (KeyError, TypeError):
+                return self.undefined(obj=obj, name=argument)
+        return super().getitem(obj, argument)
+
+
+def _build_environment() -> KestraEnvironment:
+    env = KestraEnvironment(
+        undefined=KestraUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        finalize=_finalize,
+        cache_size=0,
+    )
+    env.filters.update(FILTERS)
+    env.globals.update(PUBLIC_FUNCTIONS)
+    env.globals.update(HELPERS)
+    env.globals["render"] = _render_function
+    env.tests["empty"] = lambda v: FILTERS["default"](v, True) is True
+    return env
+
+
+@pass_context
+def _render_function(context: Context, source: Any, recursive: bool = True) -> str:
+    """``render(text)``: render ``text`` as a template with the current variables."""
+    if not isinstance(source, str):
+        return to_text(source)
+    text = source
+    for _ in range(10 if recursive else 1):
+        if not is_templated(text):
+            break
+        text = _compile_cached(text).render(context.get_all())
+    return text
+
+
+ENVIRONMENT = _build_environment()
+FILTER_NAMES = frozenset(ENVIRONMENT.filters)
+TEST_NAMES = frozenset({*ENVIRONMENT.tests, "defined", "null", "empty", "map"})
+
+
+# ---------------------------------------------------------------------- translation
+
+
+def _translate(source: str) -> Translation:
+    try:
+        return translate(source, set(FILTER_NAMES), set(TEST_NAMES))
+    except PebbleSyntaxError as exc:
+        line, col = line_col(source, exc.offset)
+        raise ExpressionError(
+            f"{exc.message} at line {line}, column {col} of `{_excerpt(source)}`"
+        ) from exc
+
+
+def _excerpt(source: str, limit: int = 80) -> str:
+    text = " ".join(source.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ------------------------------------------------------------------------- template
+
+
+class Template:
+    """A compiled template: ``render`` gives text, ``evaluate`` a native value."""
+
+    __slots__ = ("_expr", "_jinja", "_translation", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._translation = _translate(source)
+        try:
+            self._jinja = ENVIRONMENT.from_string(self._translation.jinja)
+        except TemplateError as exc:
+            raise ExpressionError(f"{exc} in `{_excerpt(source)}`") from exc
+        holes = self._translation.holes
+        self._expr = None
+        if (
+            len(holes) == 1
+            and not self._translation.has_statements
+            and not source[: holes[0].start].strip()
+            and not source[holes[0].end :].strip()
+        ):
+            self._expr = compile_jinja_expression(holes[0].jinja)
+
+    @property
+    def translation(self) -> Translation:
+        return self._translation
+
+    @property
+    def referenced_outputs(self) -> set[str]:
+        return set(self._translation.outputs)
+
+    def render(self, ctx: Mapping[str, Any]) -> str:
+        """The text of the template for ``ctx``, values printed as Pebble prints them."""
+        jt = self._jinja
+        try:
+            return "".join(jt.root_render_func(jt.new_context(ctx)))
+        except Exception as exc:
+            raise self._error(exc, ctx) from exc
+
+    def evaluate(self, ctx: Mapping[str, Any]) -> Any:
+        """The native value when the source is one ``{{ expr }}``; else ``render``."""
+        if self._expr is None:
+            return self.render(ctx)
+        try:
+            value = self._expr(ctx)
+        except Exception as exc:
+            raise self._error(exc, ctx) from exc
+        if isinstance(value, Undefined):
+            try:
+                value._fail_with_undefined_error()
+            except Exception as exc:
+                raise self._error(exc, ctx) from exc
+        return value
+
+    # -- errors
+    def _error(self, exc: BaseException, ctx: Mapping[str, Any]) -> ExpressionError:
+        return expression_error(self._translation, self.source, exc, ctx)
+
+
+@lru_cache(maxsize=512)
+def compile_jinja_expression(jinja_source: str) -> Any:
+    """A compiled Jinja2 expression (native result, Undefined kept), cached."""
+    return ENVIRONMENT.compile_expression(jinja_source, undefined_to_none=False)
+
+
+def _first_failing_hole(translation: Translation, ctx: Mapping[str, Any]) -> int | None:
+    for i, hole in enumerate(translation.holes):
+        try:
+            value = compile_jinja_expression(hole.jinja)(ctx)
+            if isinstance(value, Undefined):
+                return i
+            _finalize(value)
+        except Exception:
+            return i
+    return None
+
+
+def expression_error(
+    translation: Translation, source: str, exc: BaseException, ctx: Mapping[str, Any]
+) -> ExpressionError:
+    """Turn a render failure into an ExpressionError naming the expression."""
+    if isinstance(exc, ExpressionError) and getattr(exc, "kflow_named", False):
+        return exc
+    holes = translation.holes
+    index = 0 if len(holes) == 1 else _first_failing_hole(translation, ctx)
+    where = f"`{holes[index].text}`" if index is not None else f"`{_excerpt(source)}`"
+    if isinstance(exc, UndefinedError):
+        name = getattr(exc, "missing_name", None)
+        what = f"`{name}`" if name is not None else str(exc)
+        error = ExpressionError(f"Unable to find {what} used in the expression {where}")
+    elif isinstance(exc, SecurityError):
+        error = ExpressionError(f"not allowed in the expression {where}: {exc}")
+    elif isinstance(exc, KflowError):
+        error = type(exc)(f"{exc} (in the expression {where})")
+    else:
+        error = ExpressionError(f"{type(exc).__name__}: {exc} (in the expression {where})")
+    error.kflow_named = True  # type: ignore[attr-defined]
+    return error
+
+
+def compile_template(source: str) -> Template:
+    """Compile ``source`` once; raise ExpressionError (with line/col) on a syntax error."""
+    return Template(source)
+
+
+@lru_cache(maxsize=256)
+def _compile_cached(source: str) -> Template:
+    return Template(source)
+
+
+def check_template(source: str) -> list[ExprProblem]:
+    """Syntax errors and jq syntax errors in literal ``jq('...')`` arguments."""
+    try:
+        translation = translate(source, set(FILTER_NAMES), set(TEST_NAMES))
+    except PebbleSyntaxError as exc:
+        return [ExprProblem(exc.message, *line_col(source, exc.offset))]
+    problems: list[ExprProblem] = []
+    try:
+        ENVIRONMENT.parse(translation.jinja)
+    except TemplateError as exc:
+        lineno = getattr(exc, "lineno", None) or 1
+        problems.append(ExprProblem(getattr(exc, "message", None) or str(exc), lineno, 1))
+    for program, offset in translation.jq_programs:
+        message = check_jq(program)
+        if message is not None:
+            problems.append(ExprProblem(message, *line_col(source, offset)))
+    return problems
+
+
+def referenced_outputs(source: str) -> set[str]:
+    """Task ids read through ``outputs.X`` / ``outputs['x-y']`` (empty if unreadable)."""
+    if not is_templated(source):
+        return set()
+    try:
+        return set(translate(source, set(FILTER_NAMES), set(TEST_NAMES)).outputs)
+    except PebbleSyntaxError:
+        return set()
