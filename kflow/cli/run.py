@@ -1,10 +1,69 @@
-"""`kflow run` (not built yet)."""
+"""``kflow run FLOW``: run a flow in the foreground, one execution per trigger event."""
 
 from __future__ import annotations
 
-from kflow.cli.not_built import refuse
+from pathlib import Path
+
+import typer
+
+HELP = """Run FLOW in the foreground: one execution per event of its Kafka realtime trigger.
+
+On a terminal a live view shows the trigger, counts, rate, latency and recent
+executions; otherwise one line per execution is printed. Offsets are committed
+only for executions that have finished. Ctrl-C (or SIGTERM) stops reading,
+finishes what is in flight, commits and exits 0; a second Ctrl-C stops at once.
+"""
 
 
-def command() -> None:
-    """Not built yet: exits 2."""
-    refuse("run")
+def command(
+    flow: Path = typer.Argument(..., help="The flow file (Kestra YAML).", show_default=False),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print one JSON object per finished execution on stdout."
+    ),
+    max_executions: int | None = typer.Option(
+        None, "--max-executions", min=1, help="Stop cleanly after N executions have started."
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=0, help="Stop cleanly after this many seconds."
+    ),
+    event: str | None = typer.Option(
+        None, "--event", help="Run one execution with this trigger value, without Kafka."
+    ),
+    key: str | None = typer.Option(None, "--key", help="The trigger key that goes with --event."),
+    concurrency: int = typer.Option(
+        64, "--concurrency", min=1, help="Executions that may run at once."
+    ),
+    from_beginning: bool = typer.Option(
+        False,
+        "--from-beginning",
+        help="Start at the earliest offset when the group has no committed offset.",
+    ),
+    group_id: str | None = typer.Option(
+        None, "--group-id", help="Consumer group to use instead of the trigger's groupId."
+    ),
+    bootstrap_servers: str | None = typer.Option(
+        None,
+        "--bootstrap-servers",
+        envvar="KFLOW_BOOTSTRAP_SERVERS",
+        help="Kafka brokers to use instead of the trigger's bootstrap.servers.",
+    ),
+) -> None:
+    from kflow.cli.flow_loading import load_or_exit
+    from kflow.run.session import RunOptions, run_event, run_flow
+
+    loaded = load_or_exit(flow)
+    options = RunOptions(
+        json_output=json_output,
+        max_executions=max_executions,
+        timeout=timeout,
+        concurrency=concurrency,
+        from_beginning=from_beginning,
+        group_id=group_id,
+        bootstrap_servers=bootstrap_servers,
+    )
+    if event is not None:
+        raise typer.Exit(run_event(loaded, event, key, options))
+    raise typer.Exit(run_flow(loaded, options))
+
+
+command.__doc__ = HELP

@@ -1,0 +1,69 @@
+"""Executions as plain data: the JSON object of ``kflow run --json``."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from kflow.connectors.masking import mask
+from kflow.engine.execution import Execution
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def execution_record(execution: Execution) -> dict[str, Any]:
+    """The fields scripts read: id, state, trigger coordinates, timings, task runs, error."""
+    return {
+        "id": execution.id,
+        "namespace": execution.namespace,
+        "flowId": execution.flow_id,
+        "state": execution.state.value,
+        "trigger": execution.trigger.coordinates(),
+        "startDate": _iso(execution.start_date),
+        "endDate": _iso(execution.end_date),
+        "durationMs": round(execution.duration_ms, 3),
+        "latencyMs": _round(execution.latency_ms()),
+        "taskRuns": [
+            {
+                "id": run.id,
+                "taskId": run.task_id,
+                "type": run.type,
+                "parentId": run.parent_id,
+                "value": run.value,
+                "state": run.state.value,
+                "attempts": run.attempts,
+                "durationMs": round(run.duration_ms, 3),
+                "error": mask(run.error) if run.error else None,
+            }
+            for run in execution.task_runs
+        ],
+        "outputs": execution.outputs,
+        "error": mask(execution.error) if execution.error else None,
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def execution_json(execution: Execution) -> str:
+    return mask(json.dumps(execution_record(execution), default=_default, ensure_ascii=False))

@@ -1,0 +1,62 @@
+"""Which offsets may be committed: only those below which every execution has finished.
+
+Records of one partition are started in offset order but may finish in any
+order. For each partition we keep the offsets still in flight in insertion
+(= offset) order; the committable position (Kafka's "next offset to read") is
+the oldest one still in flight, or one past the newest started when none is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass
+class _PartitionOffsets:
+    in_flight: dict[int, None] = field(default_factory=dict)
+    last_started: int = -1
+    committed: int | None = None  # last position handed out for commit
+
+    def position(self) -> int | None:
+        if self.in_flight:
+            return next(iter(self.in_flight))
+        return self.last_started + 1 if self.last_started >= 0 else None
+
+
+@dataclass
+class OffsetTracker:
+    partitions: dict[TopicPartition, _PartitionOffsets] = field(default_factory=dict)
+
+    def started(self, tp: TopicPartition, offset: int) -> None:
+        part = self.partitions.setdefault(tp, _PartitionOffsets())
+        if offset <= part.last_started:
+            raise ValueError(f"offset {offset} of {tp} started after {part.last_started}")
+        part.in_flight[offset] = None
+        part.last_started = offset
+
+    def finished(self, tp: TopicPartition, offset: int) -> None:
+        part = self.partitions.get(tp)
+        if part is not None:
+            part.in_flight.pop(offset, None)
+
+    def in_flight(self) -> int:
+        return sum(len(p.in_flight) for p in self.partitions.values())
+
+    def committable(self, only: list[TopicPartition] | None = None) -> dict[TopicPartition, int]:
+        """Positions that moved since the last call; marks them as handed out."""
+        out: dict[TopicPartition, int] = {}
+        for tp, part in self.partitions.items():
+            if only is not None and tp not in only:
+                continue
+            pos = part.position()
+            if pos is not None and pos != part.committed:
+                out[tp] = pos
+                part.committed = pos
+        return out
+
+    def forget(self, tps: list[TopicPartition]) -> None:
+        """Drop revoked partitions: whatever is still in flight there is never committed."""
+        for tp in tps:
+            self.partitions.pop(tp, None)

@@ -1,0 +1,338 @@
+"""Runs executions of one flow: task order, retries, timeouts, errors and finally.
+
+A :class:`FlowRunner` is built once per flow. Building it imports each task
+type's runtime and compiles every template (fails fast, before anything
+connects); :meth:`FlowRunner.execute` then runs one execution per trigger
+record and records everything on the :class:`Execution` value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from kflow.engine.events import (
+    EventBus,
+    ExecutionFinished,
+    ExecutionStarted,
+    LogEmitted,
+    TaskRunFinished,
+)
+from kflow.engine.execution import Execution, LogEntry, TaskRun, TriggerRecord, utc_now
+from kflow.engine.ids import new_id
+from kflow.engine.retry import next_delay
+from kflow.engine.states import State, worst
+from kflow.engine.task import TaskContext, TaskRunner, gather_limited
+from kflow.errors import KflowError, NotSupportedError, TaskTimeout
+from kflow.flow.model import Flow, TaskDef
+
+R = TypeVar("R")
+
+
+def load_runner_class(task: TaskDef) -> type[TaskRunner]:
+    """Import the runtime named by the task type's spec, or say it is not supported yet."""
+    target = task.spec.runner
+    if not target:
+        raise NotSupportedError(
+            f"task '{task.id}': type {task.type} is not supported yet by kflow run"
+        )
+    module_name, _, attr = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), attr)
+    if not (isinstance(cls, type) and issubclass(cls, TaskRunner)):
+        raise TypeError(f"{target} is not a TaskRunner")
+    return cls
+
+
+def error_message(exc: BaseException) -> str:
+    if isinstance(exc, KflowError):
+        return str(exc)
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return "timed out"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class FlowRunner:
+    """Compiles a flow once and runs its executions."""
+
+    def __init__(
+        self,
+        flow: Flow,
+        bus: EventBus | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        threads: int = 16,
+    ) -> None:
+        from kflow.expr import compile_template, envs_from_environ
+
+        self.flow = flow
+        self.bus = bus or EventBus()
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kflow-task")
+        self._runners: dict[int, TaskRunner] = {}
+        self._run_if = {}
+        envs = envs_from_environ(os.environ if environ is None else environ)
+        self._base = {
+            "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+            "vars": flow.variables,
+            "inputs": {},
+            "envs": envs,
+            "labels": flow.labels,
+        }
+        for task in self._all_tasks():
+            self._runners[id(task)] = load_runner_class(task)(task, self)
+            if task.run_if is not None:
+                self._run_if[id(task)] = compile_template(task.run_if)
+
+    def _all_tasks(self) -> list[TaskDef]:
+        out: list[TaskDef] = []
+
+        def walk(tasks: list[TaskDef]) -> None:
+            for t in tasks:
+                out.append(t)
+                for value in t.props.values():
+                    if isinstance(value, list) and value and isinstance(value[0], TaskDef):
+                        walk(value)
+                    elif isinstance(value, dict) and any(
+                        isinstance(v, list) and v and isinstance(v[0], TaskDef)
+                        for v in value.values()
+                    ):
+                        for v in value.values():
+                            walk(v)
+
+        flow = self.flow
+        walk(flow.tasks)
+        walk(flow.errors)
+        walk(flow.finally_)
+        walk(flow.after_execution)
+        return out
+
+    # services offered to tasks -------------------------------------------------
+
+    async def in_thread(self, fn: Callable[..., R], *args: Any) -> R:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def log(self, execution: Execution, entry: LogEntry) -> None:
+        execution.logs.append(entry)
+        self.bus.emit(LogEmitted(execution, entry))
+
+    async def close(self) -> None:
+        for runner in self._runners.values():
+            await runner.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # executions -------------------------------------------------------------
+
+    async def execute(self, record: TriggerRecord) -> Execution:
+        flow = self.flow
+        execution = Execution(new_id(), flow.namespace, flow.id, record)
+        execution.state = State.RUNNING
+        self.bus.emit(ExecutionStarted(execution))
+        variables = dict(self._base)
+        variables["execution"] = {
+            "id": execution.id,
+            "startDate": execution.start_date,
+            "state": "RUNNING",
+        }
+        variables["trigger"] = record.variables()
+        variables["outputs"] = execution.outputs
+        variables["_error_logs"] = _ErrorLogs(execution)
+
+        if record.error is not None:
+            state = State.FAILED
+            execution.error = record.error
+        else:
+            state = await self._run_sequence(execution, flow.tasks, variables, None, None)
+        if state is State.FAILED:
+            variables["execution"] = {**variables["execution"], "state": "FAILED"}
+            if flow.errors:
+                await self._run_sequence(execution, flow.errors, variables, None, None)
+        if flow.finally_:
+            final = await self._run_sequence(execution, flow.finally_, variables, None, None)
+            if final is State.FAILED and state is not State.FAILED:
+                state = State.FAILED
+        execution.state = state
+        execution.end = time.monotonic()
+        execution.end_date = utc_now()
+        if flow.after_execution:
+            variables["execution"] = {**variables["execution"], "state": state.value}
+            await self._run_sequence(execution, flow.after_execution, variables, None, None)
+        self.bus.emit(ExecutionFinished(execution))
+        return execution
+
+    async def _run_sequence(
+        self,
+        execution: Execution,
+        tasks: list[TaskDef],
+        variables: dict[str, Any],
+        parent: TaskRun | None,
+        value: Any,
+    ) -> State:
+        states: list[State] = []
+        for task in tasks:
+            if task.disabled:
+                continue
+            state = await self._run_task(execution, task, variables, parent, value)
+            states.append(state)
+            if state is State.FAILED:
+                return State.FAILED
+        return worst(states)
+
+    async def run_children(
+        self,
+        ctx: TaskContext,
+        tasks: list[TaskDef],
+        *,
+        value: Any,
+        sequential: bool,
+        limit: int,
+    ) -> State:
+        variables = ctx.variables
+        if value is not None:
+            variables = {**variables, "taskrun": {**variables["taskrun"], "value": value}}
+        if sequential:
+            return await self._run_sequence(ctx.execution, tasks, variables, ctx.task_run, value)
+        runs = [
+            self._run_task(ctx.execution, t, variables, ctx.task_run, value)
+            for t in tasks
+            if not t.disabled
+        ]
+        return worst(await gather_limited(runs, limit))
+
+    async def _run_task(
+        self,
+        execution: Execution,
+        task: TaskDef,
+        variables: dict[str, Any],
+        parent: TaskRun | None,
+        value: Any,
+    ) -> State:
+        """Run one task with its retries; returns the state its caller should see."""
+        run = TaskRun(
+            new_id(), task.id, task.type, parent.id if parent else None, value, State.RUNNING
+        )
+        run.start = time.monotonic()
+        run.start_date = utc_now()
+        execution.task_runs.append(run)
+        task_vars = dict(variables)
+        task_vars["task"] = {"id": task.id, "type": task.type}
+        task_vars["taskrun"] = {
+            "id": run.id,
+            "startDate": run.start_date,
+            "attemptsCount": 0,
+            "value": value,
+            "parentId": run.parent_id,
+        }
+        runner = self._runners[id(task)]
+        ctx = TaskContext(self, execution, task, run, task_vars)
+        try:
+            condition = self._run_if.get(id(task))
+            if condition is not None and not _truthy(condition.render(task_vars)):
+                run.state = State.SKIPPED
+            else:
+                await self._attempts(runner, ctx)
+        except Exception as exc:  # a runIf that cannot render fails the task
+            run.state = State.FAILED
+            run.error = error_message(exc)
+        run.end = time.monotonic()
+        if run.outputs is not None:
+            if value is not None and parent is not None:
+                execution.outputs.setdefault(task.id, {})[_value_key(value)] = run.outputs
+            else:
+                execution.outputs[task.id] = run.outputs
+        if run.state is State.FAILED and execution.error is None and not task.allow_failure:
+            execution.error = f"task {task.id}: {run.error}"
+            execution.failed_task = task.id
+        self.bus.emit(TaskRunFinished(execution, run))
+        if run.state is State.FAILED and task.allow_failure:
+            return State.WARNING
+        if run.state is State.WARNING and task.allow_warning:
+            return State.SUCCESS
+        if run.state is State.SKIPPED:
+            return State.SUCCESS
+        return run.state
+
+    async def _attempts(self, runner: TaskRunner, ctx: TaskContext) -> None:
+        task, run = ctx.task, ctx.task_run
+        policy = task.retry or (None if runner.flowable else self.flow.retry)
+        first = time.monotonic()
+        while True:
+            run.attempts += 1
+            ctx.variables["taskrun"]["attemptsCount"] = run.attempts - 1
+            ctx.child_state = None
+            try:
+                if task.timeout is not None:
+                    try:
+                        outputs = await asyncio.wait_for(runner.run(ctx), task.timeout)
+                    except TimeoutError as exc:
+                        raise TaskTimeout(
+                            f"attempt {run.attempts} timed out after {task.timeout:g} s"
+                        ) from exc
+                else:
+                    outputs = await runner.run(ctx)
+            except Exception as exc:
+                run.error = error_message(exc)
+                delay = (
+                    None
+                    if policy is None
+                    else next_delay(policy, run.attempts, time.monotonic() - first)
+                )
+                if delay is None:
+                    run.state = State.FAILED
+                    return
+                run.state = State.RETRYING
+                await asyncio.sleep(delay)
+                continue
+            run.outputs = dict(outputs) if outputs is not None else None
+            child = ctx.child_state
+            if child is State.FAILED or child is State.KILLED:
+                run.state = State.FAILED
+                run.error = run.error or "a child task failed"
+            elif child is State.WARNING or (
+                run.attempts > 1 and policy is not None and policy.warning_on_retry
+            ):
+                run.state = State.WARNING
+                run.error = None
+            else:
+                run.state = State.SUCCESS
+                run.error = None
+            return
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() not in ("", "false", "0", "null", "none")
+
+
+def _value_key(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
+class _ErrorLogs:
+    """Lazily gives ``errorLogs()`` the ERROR logs and task failures of an execution."""
+
+    __slots__ = ("_execution",)
+
+    def __init__(self, execution: Execution) -> None:
+        self._execution = execution
+
+    def __call__(self) -> list[dict[str, Any]]:
+        ex = self._execution
+        out = [
+            {"taskId": e.task_id, "level": e.level, "message": e.message, "timestamp": e.timestamp}
+            for e in ex.logs
+            if e.level == "ERROR"
+        ]
+        out += [
+            {"taskId": r.task_id, "level": "ERROR", "message": r.error, "timestamp": r.start_date}
+            for r in ex.task_runs
+            if r.state is State.FAILED and r.error
+        ]
+        return out

@@ -1,0 +1,209 @@
+"""Runs a flow against a record source: dispatch, bounded concurrency, keyed order, commits.
+
+Guarantees:
+- at most ``concurrency`` executions run at once; records wait (and the
+  source is paused) when ``max_pending`` records are started but unfinished;
+- records with the same key run one after another, in offset order;
+- the committed position of a partition is the oldest offset whose execution
+  has not finished (so a restart resumes exactly where work stopped);
+- a graceful stop stops reading, lets in-flight executions finish and commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+
+from kflow.engine.events import TriggerStatus
+from kflow.engine.execution import Execution, TriggerRecord
+from kflow.engine.offsets import OffsetTracker, TopicPartition
+from kflow.engine.ordering import KeyedQueue
+from kflow.engine.runner import FlowRunner
+from kflow.engine.source import RecordSource
+
+
+@dataclass
+class RunSummary:
+    started: int = 0
+    finished: int = 0
+    by_state: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    stopped_by: str = "end"
+
+
+def _tp(record: TriggerRecord) -> TopicPartition | None:
+    if record.topic is None or record.partition is None or record.offset is None:
+        return None
+    return (record.topic, record.partition)
+
+
+class FlowService:
+    """Feeds records from a source to a :class:`FlowRunner`."""
+
+    def __init__(
+        self,
+        runner: FlowRunner,
+        source: RecordSource,
+        *,
+        concurrency: int = 64,
+        max_pending: int | None = None,
+        max_executions: int | None = None,
+        commit_interval: float = 0.2,
+    ) -> None:
+        self.runner = runner
+        self.source = source
+        self.concurrency = concurrency
+        self.max_pending = max_pending or concurrency * 4
+        self.max_executions = max_executions
+        self.commit_interval = commit_interval
+        self.summary = RunSummary()
+        self._tracker = OffsetTracker()
+        self._lock = threading.Lock()  # the tracker is also read from the source's thread
+        self._keys: KeyedQueue[TriggerRecord] = KeyedQueue()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pending = 0
+        self._paused = False
+        self._stop = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.stopping = False
+        source.on_revoked = self._revoked
+
+    # control ------------------------------------------------------------------
+
+    def request_stop(self, reason: str = "signal") -> None:
+        """Graceful stop: no new records; in-flight executions finish and are committed."""
+        if not self.stopping:
+            self.stopping = True
+            self.summary.stopped_by = reason
+        self._stop.set()
+
+    def kill(self) -> None:
+        """Stop now: cancel in-flight executions; nothing unfinished is committed."""
+        self.request_stop("killed")
+        for task in list(self._tasks):
+            task.cancel()
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def status(self) -> TriggerStatus:
+        return self.source.status()
+
+    # main loop ------------------------------------------------------------------
+
+    async def run(self, timeout: float | None = None) -> RunSummary:
+        start = time.monotonic()
+        await self.source.start()
+        committer = asyncio.create_task(self._commit_loop())
+        deadline = None if timeout is None else start + timeout
+        try:
+            while not self._stop.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    self.request_stop("timeout")
+                    break
+                batch = await self.source.next_batch(0.1)
+                for record in batch:
+                    if self._stop.is_set():
+                        break
+                    self._dispatch(record)
+                    if (
+                        self.max_executions is not None
+                        and self.summary.started >= self.max_executions
+                    ):
+                        self.request_stop("max-executions")
+                        break
+                self._backpressure()
+            await self._drain()
+        finally:
+            committer.cancel()
+            with self._lock:
+                final = self._tracker.committable()
+            await self.source.stop(final)
+            self.summary.seconds = time.monotonic() - start
+        return self.summary
+
+    async def _drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _commit_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.commit_interval)
+            with self._lock:
+                positions = self._tracker.committable()
+            if positions:
+                self.source.commit(positions)
+
+    def _backpressure(self) -> None:
+        should_pause = self._pending >= self.max_pending
+        if should_pause != self._paused:
+            self._paused = should_pause
+            self.source.pause(should_pause)
+
+    # dispatch ----------------------------------------------------------------------
+
+    def _dispatch(self, record: TriggerRecord) -> None:
+        tp = _tp(record)
+        if record.skip:
+            if tp is not None:
+                with self._lock:
+                    self._tracker.started(tp, record.offset)  # type: ignore[arg-type]
+                    self._tracker.finished(tp, record.offset)  # type: ignore[arg-type]
+            return
+        self.summary.started += 1
+        self._pending += 1
+        if tp is not None:
+            with self._lock:
+                self._tracker.started(tp, record.offset)  # type: ignore[arg-type]
+        if self._keys.admit(_order_key(record), record):
+            self._spawn(record)
+
+    def _spawn(self, record: TriggerRecord) -> None:
+        task = asyncio.create_task(self._execute(record))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute(self, record: TriggerRecord) -> None:
+        tp = _tp(record)
+        try:
+            if tp is not None and not self._owned(tp):
+                return  # its partition was revoked while it waited: the new owner runs it
+            async with self._slots:
+                execution = await self.runner.execute(record)
+            self._count(execution)
+            if tp is not None:
+                with self._lock:
+                    self._tracker.finished(tp, record.offset)  # type: ignore[arg-type]
+        finally:
+            self._pending -= 1
+            nxt = self._keys.release(_order_key(record))
+            if nxt is not None:
+                self._spawn(nxt)
+            self._backpressure()
+
+    def _count(self, execution: Execution) -> None:
+        s = self.summary
+        s.finished += 1
+        s.by_state[execution.state.value] = s.by_state.get(execution.state.value, 0) + 1
+
+    def _owned(self, tp: TopicPartition) -> bool:
+        with self._lock:
+            return tp in self._tracker.partitions
+
+    def _revoked(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        with self._lock:
+            positions = self._tracker.committable(only=tps)
+            self._tracker.forget(tps)
+        return positions
+
+
+def _order_key(record: TriggerRecord) -> object:
+    if record.key is None:
+        return None
+    key = record.raw_key if record.raw_key is not None else record.key
+    return (record.topic, key if isinstance(key, bytes | str | int) else repr(key))

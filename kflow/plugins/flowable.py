@@ -1,0 +1,110 @@
+"""Flowable tasks: If, Switch, Sequential, Parallel, ForEach. They run nested tasks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from kflow.engine.states import State
+from kflow.engine.task import TaskContext, TaskRunner, gather_limited
+from kflow.errors import TaskError
+from kflow.expr import compile_template, compile_value
+from kflow.flow.model import TaskDef
+from kflow.plugins.core import truthy
+
+
+class _Flowable(TaskRunner):
+    flowable = True
+
+
+class If(_Flowable):
+    """Runs ``then`` when ``condition`` renders true, else ``else``."""
+
+    def __init__(self, task: TaskDef, engine: Any) -> None:
+        super().__init__(task, engine)
+        self.condition = compile_template(str(task.props["condition"]))
+        self.then: list[TaskDef] = task.props.get("then") or []
+        self.otherwise: list[TaskDef] = task.props.get("else") or []
+
+    async def run(self, ctx: TaskContext) -> None:
+        branch = self.then if truthy(self.condition.render(ctx.variables)) else self.otherwise
+        if branch:
+            await ctx.run_children(branch)
+        return None
+
+
+class Switch(_Flowable):
+    """Runs the tasks of the case matching the rendered ``value``, else ``defaults``."""
+
+    def __init__(self, task: TaskDef, engine: Any) -> None:
+        super().__init__(task, engine)
+        self.value = compile_template(str(task.props["value"]))
+        self.cases: dict[str, list[TaskDef]] = task.props.get("cases") or {}
+        self.defaults: list[TaskDef] = task.props.get("defaults") or []
+
+    async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
+        value = self.value.render(ctx.variables)
+        branch = self.cases.get(value, self.defaults)
+        if branch:
+            await ctx.run_children(branch)
+        return {"value": value, "defaults": value not in self.cases}
+
+
+class Sequential(_Flowable):
+    """Runs ``tasks`` one after another."""
+
+    def __init__(self, task: TaskDef, engine: Any) -> None:
+        super().__init__(task, engine)
+        self.tasks: list[TaskDef] = task.props.get("tasks") or []
+
+    async def run(self, ctx: TaskContext) -> None:
+        await ctx.run_children(self.tasks)
+        return None
+
+
+class Parallel(_Flowable):
+    """Runs ``tasks`` concurrently, at most ``concurrent`` at once (0: no limit)."""
+
+    def __init__(self, task: TaskDef, engine: Any) -> None:
+        super().__init__(task, engine)
+        self.tasks: list[TaskDef] = task.props.get("tasks") or []
+        self.limit = int(task.props.get("concurrent") or 0)
+
+    async def run(self, ctx: TaskContext) -> None:
+        await ctx.run_children(self.tasks, sequential=False, limit=self.limit)
+        return None
+
+
+class ForEach(_Flowable):
+    """Runs ``tasks`` once per item of ``values`` (a list, or a JSON string of one).
+
+    ``taskrun.value`` holds the item; ``concurrencyLimit`` iterations run at
+    once (default 1, 0 for no limit).
+    """
+
+    def __init__(self, task: TaskDef, engine: Any) -> None:
+        super().__init__(task, engine)
+        self.values = compile_value(task.props.get("values"))
+        self.tasks: list[TaskDef] = task.props.get("tasks") or []
+        limit = task.props.get("concurrencyLimit")
+        self.limit = 1 if limit is None else int(limit)
+
+    async def run(self, ctx: TaskContext) -> None:
+        values = self.values.render(ctx.variables)
+        if isinstance(values, str):
+            try:
+                values = json.loads(values)
+            except ValueError as exc:
+                raise TaskError(f"values is not a JSON list: {values[:80]!r}") from exc
+        if not isinstance(values, list):
+            raise TaskError(f"values must be a list, got {type(values).__name__}")
+        items = [v if isinstance(v, str) else json.dumps(v) for v in values]
+        if self.limit == 1:
+            for item in items:
+                if await ctx.run_children(self.tasks, value=item) is State.FAILED:
+                    break  # later iterations do not run after a failed one
+        else:
+            runs = [ctx.run_children(self.tasks, value=item) for item in items]
+            await gather_limited(runs, self.limit)
+        return None

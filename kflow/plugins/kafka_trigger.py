@@ -1,0 +1,301 @@
+"""Kafka ``RealtimeTrigger``: one execution per record, offsets committed only when finished.
+
+kafka-python's consumer is not thread-safe, so one thread owns it: it polls,
+deserializes, hands batches to the event loop, and applies the commits and
+pause/resume requests the service makes. A record that cannot be
+deserialized becomes a record with an ``error`` (a FAILED execution), and the
+stream goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from kflow.connectors.kafka import bootstrap_address, kafka_errors, make_consumer
+from kflow.engine.events import PartitionStatus, TriggerStatus
+from kflow.engine.execution import TriggerRecord
+from kflow.engine.offsets import TopicPartition
+from kflow.engine.source import RecordSource
+from kflow.errors import DataError, KafkaError, KflowError
+from kflow.expr import render_value
+from kflow.flow.model import TriggerDef
+from kflow.plugins.kafka_serde import decoder
+
+POLL_MS = 50
+MAX_POLL_RECORDS = 500
+STATUS_EVERY_S = 0.5
+
+
+def deserializer_names(props: Mapping[str, Any]) -> tuple[str, str]:
+    """Key and value deserializer names; one misplaced under ``serdeProperties`` is honoured."""
+    serde = props.get("serdeProperties") or {}
+    key = props.get("keyDeserializer") or serde.get("keyDeserializer") or "STRING"
+    value = props.get("valueDeserializer") or serde.get("valueDeserializer") or "STRING"
+    return str(key).upper(), str(value).upper()
+
+
+class RealtimeTrigger(RecordSource):
+    """Reads ``topic``/``topicPattern`` (or fixed ``partitions``) for one flow trigger."""
+
+    def __init__(
+        self,
+        trigger: TriggerDef,
+        *,
+        variables: Mapping[str, Any] | None = None,
+        from_beginning: bool = False,
+        group_id: str | None = None,
+    ) -> None:
+        props = render_value(trigger.props, dict(variables or {}))
+        self.trigger_id = trigger.id
+        self.properties: dict[str, Any] = dict(props.get("properties") or {})
+        topic = props.get("topic")
+        self.topics: list[str] = [topic] if isinstance(topic, str) else list(topic or [])
+        self.pattern: str | None = props.get("topicPattern")
+        self.group_id = group_id or props.get("groupId") or self.properties.get("group.id")
+        self.partitions: list[int] | None = props.get("partitions")
+        self.since: str | None = props.get("since")
+        key_name, value_name = deserializer_names(props)
+        self.key_name, self.value_name = key_name, value_name
+        self._decode_key = decoder(key_name)
+        self._decode_value = decoder(value_name)
+        self.header_filters: dict[str, str] = {
+            str(k): str(v) for k, v in (props.get("headerFilters") or {}).items()
+        }
+        self.from_beginning = from_beginning
+        self.address = str(self.properties.get("bootstrap.servers", "?"))
+        self._consumer: Any = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[list[TriggerRecord]] = asyncio.Queue()
+        self._requests_lock = threading.Lock()
+        self._commit_request: dict[TopicPartition, int] = {}
+        self._pause_request: bool | None = None
+        self._paused = False
+        self._closing = threading.Event()
+        self._assigned: set[TopicPartition] = set()
+        self._committed: dict[TopicPartition, int] = {}
+        self._status = TriggerStatus(self.describe(), "connecting")
+        self._failure: BaseException | None = None
+
+    def describe(self) -> str:
+        what = f"pattern {self.pattern}" if self.pattern else ", ".join(self.topics)
+        return f"kafka {what} @ {self.address} (group {self.group_id})"
+
+    # RecordSource ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._loop.run_in_executor(None, self._connect)
+        self._thread = threading.Thread(target=self._poll_loop, name="kflow-kafka", daemon=True)
+        self._thread.start()
+
+    async def next_batch(self, timeout: float) -> list[TriggerRecord]:
+        if self._failure is not None:
+            raise self._failure
+        try:
+            batch = await asyncio.wait_for(self._queue.get(), timeout)
+        except TimeoutError:
+            return []
+        assigned = self._assigned
+        return [r for r in batch if (r.topic, r.partition) in assigned]
+
+    def commit(self, positions: dict[TopicPartition, int]) -> None:
+        with self._requests_lock:
+            self._commit_request.update(positions)
+
+    def pause(self, paused: bool) -> None:
+        with self._requests_lock:
+            self._pause_request = paused
+
+    def status(self) -> TriggerStatus:
+        return self._status
+
+    async def stop(self, final: dict[TopicPartition, int]) -> None:
+        self._closing.set()
+        if self._thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+        if self._consumer is None:
+            return
+        self.commit(final)
+        consumer = self._consumer
+        self._consumer = None
+
+        def close() -> None:
+            try:
+                self._apply_commits(consumer)
+            finally:
+                consumer.close(autocommit=False)
+
+        await asyncio.get_running_loop().run_in_executor(None, close)
+        self._status = TriggerStatus(self.describe(), "stopped", self._status.partitions)
+
+    # the consumer thread ------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        from kafka import ConsumerRebalanceListener
+        from kafka import TopicPartition as KTP
+
+        if "bootstrap.servers" not in self.properties:
+            raise KafkaError(f"trigger '{self.trigger_id}': properties need bootstrap.servers")
+        overrides: dict[str, Any] = {
+            "enable_auto_commit": False,
+            "max_poll_records": MAX_POLL_RECORDS,
+            "fetch_max_wait_ms": 100,
+        }
+        if self.group_id:
+            overrides["group_id"] = self.group_id
+        if self.from_beginning:
+            overrides["auto_offset_reset"] = "earliest"
+        consumer = make_consumer(self.properties, **overrides)
+        self.address = bootstrap_address(consumer.config)
+        self._status = TriggerStatus(self.describe(), "connecting")
+        source = self
+
+        class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+            def on_partitions_revoked(self, revoked: Any) -> None:
+                source._revoked(consumer, [(tp.topic, tp.partition) for tp in revoked])
+
+            def on_partitions_assigned(self, assigned: Any) -> None:
+                source._assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+                if source._paused and assigned:
+                    consumer.pause(*assigned)
+
+        with kafka_errors(self.address):
+            if self.partitions is not None:
+                tps = [KTP(t, p) for t in self.topics for p in self.partitions]
+                consumer.assign(tps)
+                self._assigned = {(tp.topic, tp.partition) for tp in tps}
+                if self.since:
+                    self._seek_since(consumer, tps)
+            elif self.pattern:
+                consumer.subscribe(pattern=self.pattern, listener=Listener())
+            else:
+                consumer.subscribe(topics=self.topics, listener=Listener())
+        self._consumer = consumer
+
+    def _seek_since(self, consumer: Any, tps: list[Any]) -> None:
+        assert self.since is not None
+        ms = int(datetime.fromisoformat(self.since.replace("Z", "+00:00")).timestamp() * 1000)
+        found = consumer.offsets_for_times(dict.fromkeys(tps, ms))
+        for tp, offset in found.items():
+            if offset is None:
+                consumer.seek_to_end(tp)
+            else:
+                consumer.seek(tp, offset.offset)
+
+    def _revoked(self, consumer: Any, tps: list[TopicPartition]) -> None:
+        self._assigned = self._assigned - set(tps)
+        if self.on_revoked is not None:
+            self.commit(self.on_revoked(tps))
+        self._apply_commits(consumer)
+
+    def _poll_loop(self) -> None:
+        consumer = self._consumer
+        assert self._loop is not None
+        next_status = 0.0
+        try:
+            while not self._closing.is_set():
+                self._apply_requests(consumer)
+                with kafka_errors(self.address):
+                    polled = consumer.poll(timeout_ms=POLL_MS)
+                if polled:
+                    batch = [self._record(m) for msgs in polled.values() for m in msgs]
+                    self._loop.call_soon_threadsafe(self._queue.put_nowait, batch)
+                now = time.monotonic()
+                if now >= next_status:
+                    self._status = self._snapshot(consumer, "running")
+                    next_status = now + STATUS_EVERY_S
+        except BaseException as exc:  # surfaced to the service by next_batch
+            self._failure = (
+                exc
+                if isinstance(exc, KflowError)
+                else KafkaError(f"Kafka consumer at {self.address} stopped: {exc}")
+            )
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, [])
+
+    def _apply_requests(self, consumer: Any) -> None:
+        with self._requests_lock:
+            pause, self._pause_request = self._pause_request, None
+        if pause is not None and pause != self._paused:
+            self._paused = pause
+            if pause:
+                consumer.pause(*consumer.assignment())
+            else:
+                consumer.resume(*consumer.paused())
+        self._apply_commits(consumer)
+
+    def _apply_commits(self, consumer: Any) -> None:
+        from kafka import TopicPartition as KTP
+        from kafka.structs import OffsetAndMetadata
+
+        with self._requests_lock:
+            request, self._commit_request = self._commit_request, {}
+        assignment = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+        offsets = {
+            KTP(t, p): OffsetAndMetadata(pos, "", -1)
+            for (t, p), pos in request.items()
+            if (t, p) in assignment
+        }
+        if not offsets:
+            return
+        with kafka_errors(self.address):
+            consumer.commit(offsets=offsets)
+        for tp, meta in offsets.items():
+            self._committed[(tp.topic, tp.partition)] = meta.offset
+
+    def _record(self, message: Any) -> TriggerRecord:
+        headers = {
+            k: (v.decode("utf-8", "replace") if v is not None else None)
+            for k, v in (message.headers or [])
+        }
+        record = TriggerRecord(
+            value=None,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            timestamp_ms=message.timestamp,
+            headers=headers,
+            raw_value=message.value,
+            raw_key=message.key,
+            raw_headers=list(message.headers or []),
+        )
+        if self.header_filters and any(headers.get(k) != v for k, v in self.header_filters.items()):
+            record.skip = True
+            return record
+        where = f"{message.topic}[{message.partition}]@{message.offset}"
+        try:
+            record.key = None if message.key is None else self._decode_key(message.key)
+        except (DataError, ValueError) as exc:
+            record.error = f"cannot deserialize the key of record {where} as {self.key_name}: {exc}"
+            return record
+        try:
+            record.value = None if message.value is None else self._decode_value(message.value)
+        except (DataError, ValueError) as exc:
+            record.error = (
+                f"cannot deserialize the value of record {where} as {self.value_name}: {exc}"
+            )
+        return record
+
+    def _snapshot(self, consumer: Any, state: str) -> TriggerStatus:
+        parts = []
+        for tp in sorted(consumer.assignment(), key=lambda t: (t.topic, t.partition)):
+            try:
+                position = consumer.position(tp, timeout_ms=0)
+            except Exception:
+                position = None
+            parts.append(
+                PartitionStatus(
+                    tp.topic,
+                    tp.partition,
+                    position,
+                    consumer.highwater(tp),
+                    self._committed.get((tp.topic, tp.partition)),
+                )
+            )
+        detail = "paused (back-pressure)" if self._paused else None
+        return TriggerStatus(self.describe(), state, tuple(parts), detail=detail)

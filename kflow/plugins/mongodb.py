@@ -1,0 +1,181 @@
+"""MongoDB tasks: InsertOne, Find, Update, Delete (``io.kestra.plugin.mongodb.*``).
+
+Documents are rendered structure-aware (``kflow.expr.compile_document``): a
+value can never break the JSON or add keys. Extended JSON (``{"$oid": ...}``)
+is read as BSON types. One client per URI for the life of the process;
+pymongo calls run on the engine's worker threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kflow.connectors.mongodb import mask_uri, mongo_client, mongo_errors, parse_extended_json
+from kflow.engine.task import TaskContext, TaskRunner
+from kflow.errors import TaskError
+from kflow.expr import compile_document, compile_value
+from kflow.flow.model import TaskDef
+from kflow.plugins.templating import has_templates
+
+
+def json_friendly(value: Any) -> Any:
+    """BSON values as outputs: ObjectId and other BSON types as strings, recursively."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): json_friendly(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_friendly(v) for v in value]
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return value
+    return str(value)
+
+
+class _MongoTask(TaskRunner):
+    """Connection, database and collection, rendered once when they hold no expression."""
+
+    def __init__(self, task: TaskDef, engine: Any) -> None:
+        super().__init__(task, engine)
+        props = task.props
+        target = {
+            "uri": (props.get("connection") or {}).get("uri"),
+            "database": props.get("database"),
+            "collection": props.get("collection"),
+        }
+        self._target = compile_value(target)
+        self._templated = has_templates(target)
+        self._static: tuple[Any, str] | None = None
+
+    def collection(self, ctx: TaskContext) -> tuple[Any, str]:
+        if self._static is not None:
+            return self._static
+        target = self._target.render(ctx.variables)
+        uri = str(target["uri"])
+        client = mongo_client(uri)
+        result = (client[str(target["database"])][str(target["collection"])], mask_uri(uri))
+        if not self._templated:
+            self._static = result
+        return result
+
+    def document(self, source: Any) -> Any:
+        """A compiled document template for a property (JSON string or map), or None."""
+        return None if source is None else compile_document(source)
+
+    @staticmethod
+    def bson(template: Any, ctx: TaskContext, what: str) -> Any:
+        if template is None:
+            return {}
+        value = template.render(ctx.variables)
+        try:
+            return parse_extended_json(value)
+        except Exception as exc:
+            raise TaskError(f"{what}: {exc}") from exc
+
+
+class InsertOne(_MongoTask):
+    def __init__(self, task: TaskDef, engine: Any) -> None:
+        super().__init__(task, engine)
+        self.doc = self.document(task.props.get("document"))
+
+    async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
+        collection, address = self.collection(ctx)
+        doc = self.bson(self.doc, ctx, "document")
+        if not isinstance(doc, dict):
+            raise TaskError(f"document must be a JSON object, got {type(doc).__name__}")
+
+        def insert() -> Any:
+            with mongo_errors(address):
+                return collection.insert_one(doc)
+
+        result = await ctx.in_thread(insert)
+        return {"insertedId": str(result.inserted_id), "wasAcknowledged": result.acknowledged}
+
+
+class Find(_MongoTask):
+    def __init__(self, task: TaskDef, engine: Any) -> None:
+        super().__init__(task, engine)
+        props = task.props
+        self.filter = self.document(props.get("filter"))
+        self.projection = self.document(props.get("projection"))
+        self.sort = self.document(props.get("sort"))
+        self.limit = props.get("limit")
+        self.skip = props.get("skip")
+
+    async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
+        collection, address = self.collection(ctx)
+        query = self.bson(self.filter, ctx, "filter")
+        projection = self.bson(self.projection, ctx, "projection") or None
+        sort = self.bson(self.sort, ctx, "sort") or None
+
+        def find() -> list[Any]:
+            with mongo_errors(address):
+                cursor = collection.find(query, projection)
+                if sort:
+                    cursor = cursor.sort(list(sort.items()))
+                if self.skip:
+                    cursor = cursor.skip(int(self.skip))
+                if self.limit:
+                    cursor = cursor.limit(int(self.limit))
+                return list(cursor)
+
+        rows = [json_friendly(r) for r in await ctx.in_thread(find)]
+        return {"rows": rows, "size": len(rows)}
+
+
+class Update(_MongoTask):
+    """UPDATE_ONE (default), UPDATE_MANY or REPLACE_ONE; ``upsert`` inserts when nothing matches."""
+
+    def __init__(self, task: TaskDef, engine: Any) -> None:
+        super().__init__(task, engine)
+        props = task.props
+        self.filter = self.document(props.get("filter"))
+        self.doc = self.document(props.get("document"))
+        self.operation = str(props.get("operation") or "UPDATE_ONE").upper()
+        self.upsert = bool(props.get("upsert"))
+
+    async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
+        collection, address = self.collection(ctx)
+        query = self.bson(self.filter, ctx, "filter")
+        doc = self.bson(self.doc, ctx, "document")
+
+        def update() -> Any:
+            with mongo_errors(address):
+                if self.operation == "REPLACE_ONE":
+                    return collection.replace_one(query, doc, upsert=self.upsert)
+                if self.operation == "UPDATE_MANY":
+                    return collection.update_many(query, doc, upsert=self.upsert)
+                return collection.update_one(query, doc, upsert=self.upsert)
+
+        result = await ctx.in_thread(update)
+        upserted = result.upserted_id
+        return {
+            "matchedCount": result.matched_count,
+            "modifiedCount": result.modified_count,
+            "upsertedId": str(upserted) if upserted is not None else None,
+            "wasAcknowledged": result.acknowledged,
+        }
+
+
+class Delete(_MongoTask):
+    """DELETE_ONE (default) or DELETE_MANY."""
+
+    def __init__(self, task: TaskDef, engine: Any) -> None:
+        super().__init__(task, engine)
+        self.filter = self.document(task.props.get("filter"))
+        self.operation = str(task.props.get("operation") or "DELETE_ONE").upper()
+
+    async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
+        collection, address = self.collection(ctx)
+        query = self.bson(self.filter, ctx, "filter")
+
+        def delete() -> Any:
+            with mongo_errors(address):
+                if self.operation == "DELETE_MANY":
+                    return collection.delete_many(query)
+                return collection.delete_one(query)
+
+        result = await ctx.in_thread(delete)
+        return {"deletedCount": result.deleted_count, "wasAcknowledged": result.acknowledged}

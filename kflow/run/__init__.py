@@ -1,0 +1,1 @@
+"""Running a flow in the foreground: wires the engine, the trigger and the console."""
