@@ -1,10 +1,176 @@
-"""`kflow produce orders` (not built yet)."""
+"""`kflow produce orders`: replay the orders CSV (or fake orders) into Kafka."""
 
 from __future__ import annotations
 
-from kflow.cli.not_built import refuse
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kflow.data.csvfiles import read_orders, read_product_ids
 
 
-def orders() -> None:
-    """Replay data/orders.csv into Kafka (not built yet: exits 2)."""
-    refuse("produce orders")
+def _fake_events(count: int, orders_file: Path, products_file: Path) -> Iterable[Mapping[str, str]]:
+    """``count`` fake orders whose ids follow the highest id of ``orders_file`` (if readable)."""
+    from kflow.data.generate import fake_orders
+
+    product_ids = read_product_ids(products_file)
+    first_id = 1
+    if orders_file.is_file():
+        ids = [int(o["order_id"]) for o in read_orders(orders_file) if o["order_id"].isdigit()]
+        first_id = max(ids, default=0) + 1
+    return fake_orders(count, product_ids, first_order_id=first_id)
+
+
+def orders(
+    file: Annotated[
+        Path,
+        typer.Option("--file", "-f", help="Orders CSV to replay, one event per row."),
+    ] = Path("data/orders.csv"),
+    bootstrap_servers: Annotated[
+        str,
+        typer.Option(
+            "--bootstrap-servers",
+            "-b",
+            help="Kafka brokers, a comma-separated list of host:port.",
+            envvar="KFLOW_KAFKA_BOOTSTRAP_SERVERS",
+        ),
+    ] = "127.0.0.1:9092",
+    topic: Annotated[str, typer.Option("--topic", "-t", help="Topic to send to.")] = "orders",
+    rate: Annotated[
+        float,
+        typer.Option(
+            "--rate",
+            "-r",
+            min=0,
+            help="Events per second (0: as fast as possible).",
+        ),
+    ] = 1.0,
+    count: Annotated[
+        int | None,
+        typer.Option("--count", "-n", min=0, help="Stop after this many events."),
+    ] = None,
+    loop: Annotated[
+        bool,
+        typer.Option(
+            "--loop", help="Start the file again at its end (stop with --count or Ctrl-C)."
+        ),
+    ] = False,
+    fake: Annotated[
+        int | None,
+        typer.Option(
+            "--fake",
+            min=0,
+            metavar="N",
+            help="Send N generated orders instead of the file: ids follow the file's last "
+            "order id, product ids come from --products-file.",
+        ),
+    ] = None,
+    products_file: Annotated[
+        Path,
+        typer.Option("--products-file", help="Products CSV whose ids --fake orders use."),
+    ] = Path("data/products.csv"),
+    key: Annotated[
+        str,
+        typer.Option("--key", "-k", help="Event field sent as the Kafka record key."),
+    ] = "order_id",
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            "--partitions",
+            "-p",
+            min=1,
+            help="Create the topic with this many partitions if it does not exist.",
+        ),
+    ] = None,
+) -> None:
+    """Send order events to Kafka as JSON objects with string values, as in the blog.
+
+    Waits for the broker to acknowledge every event, then prints how many were
+    sent, acknowledged and failed; exits 1 if any failed.
+    """
+    from kflow.data.generate import ORDER_COLUMNS
+
+    events: Iterable[Mapping[str, str]]
+    if fake is not None:
+        if loop:
+            raise typer.BadParameter("--loop replays a file; it cannot go with --fake")
+        if key not in ORDER_COLUMNS:
+            raise typer.BadParameter(
+                f"fake orders have no field {key!r} (fields: {', '.join(ORDER_COLUMNS)})",
+                param_hint="--key",
+            )
+        total: int | None = fake if count is None else min(fake, count)
+        events = _fake_events(total, file, products_file)
+    else:
+        from kflow.data.produce import replay
+
+        rows = read_orders(file, required=(key,))
+        events = replay(rows, loop=loop, count=count)
+        total = count if loop else min(len(rows), len(rows) if count is None else count)
+    if total == 0:
+        typer.echo("sent 0, acknowledged 0, failed 0")
+        return
+    _run(events, total, bootstrap_servers, topic, key, rate, partitions)
+
+
+def _run(
+    events: Iterable[Mapping[str, str]],
+    total: int | None,
+    bootstrap_servers: str,
+    topic: str,
+    key: str,
+    rate: float,
+    partitions: int | None,
+) -> None:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from kflow.data.produce import ProduceStats, ProduceTarget, prepare_topic, produce_events
+
+    target = ProduceTarget(bootstrap_servers=bootstrap_servers, topic=topic, key_field=key)
+    console = Console(stderr=True)
+    if partitions is not None:
+        found = prepare_topic(target, partitions)
+        if found != partitions:
+            console.print(f"topic {topic} already exists with {found} partition(s)")
+    progress = Progress(
+        TextColumn("[bold]producing[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>8.1f} ev/s"),
+        TextColumn("{task.fields[failed]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task(topic, total=total, rate=0.0, failed="")
+
+    def show(stats: ProduceStats) -> None:
+        seconds = stats.seconds
+        progress.update(
+            task,
+            completed=stats.acknowledged,
+            rate=stats.acknowledged / seconds if seconds > 0 else 0.0,
+            failed=f"[red]{stats.failed} failed[/]" if stats.failed else "",
+        )
+
+    with progress:
+        result = produce_events(events, target, rate=rate, on_progress=show)
+    typer.echo(
+        f"sent {result.sent}, acknowledged {result.acknowledged}, failed {result.failed} "
+        f"to {topic} at {bootstrap_servers} in {result.seconds:.2f} s ({result.rate:.1f} ev/s)"
+    )
+    if result.first_error:
+        typer.echo(f"first failure: {result.first_error}", err=True)
+    if result.interrupted:
+        raise typer.Exit(130)
+    if result.failed:
+        raise typer.Exit(1)
