@@ -1,0 +1,124 @@
+"""Shared fixtures for integration tests against the local stack (``devstack/stack up``).
+
+Every test under ``tests/integration`` is marked ``integration``. The service fixtures read the
+same environment variables as ``devstack/stack`` (``KFLOW_KAFKA_PORT``, ``KFLOW_CASSANDRA_PORT``,
+``KFLOW_MONGO_PORT``; host 127.0.0.1) and check the service answers before handing out its
+address. An unreachable service skips the test with a hint to run ``devstack/stack up``, except
+in CI (``CI`` set) or with ``KFLOW_REQUIRE_STACK=1``, where it fails the test instead.
+
+Fixtures for reuse:
+
+- ``kafka_bootstrap``: ``"127.0.0.1:9092"``
+- ``cassandra_hosts``: ``["127.0.0.1"]``, with ``cassandra_port`` (int) and
+  ``cassandra_datacenter`` (``"datacenter1"``)
+- ``mongo_uri``: ``"mongodb://127.0.0.1:27017/"``
+- ``unique_name``: ``unique_name("orders")`` gives a fresh name safe as a Kafka topic, a
+  Cassandra keyspace or table, or a MongoDB database or collection
+- ``topic_name``, ``keyspace_name``, ``collection_name``: one fresh name per test
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+HOST = "127.0.0.1"
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
+def _port(variable: str, default: int) -> int:
+    raw = os.environ.get(variable, "").strip()
+    return int(raw) if raw else default
+
+
+def stack_required() -> bool:
+    """True when a missing service must fail the run rather than skip (CI, or asked for)."""
+    ci = os.environ.get("CI", "").strip().lower()
+    return ci not in ("", "0", "false", "no") or os.environ.get("KFLOW_REQUIRE_STACK") == "1"
+
+
+def _require(service: str, port: int) -> None:
+    """Fail or skip unless something accepts TCP connections on HOST:port."""
+    try:
+        with socket.create_connection((HOST, port), timeout=3):
+            return
+    except OSError as exc:
+        message = (
+            f"{service} is not reachable on {HOST}:{port} ({exc.strerror or exc}); "
+            "start the local stack with `devstack/stack up`"
+        )
+    if stack_required():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    port = _port("KFLOW_KAFKA_PORT", 9092)
+    _require("Kafka", port)
+    return f"{HOST}:{port}"
+
+
+@pytest.fixture(scope="session")
+def cassandra_port() -> int:
+    return _port("KFLOW_CASSANDRA_PORT", 9042)
+
+
+@pytest.fixture(scope="session")
+def cassandra_hosts(cassandra_port: int) -> list[str]:
+    _require("Cassandra", cassandra_port)
+    return [HOST]
+
+
+@pytest.fixture(scope="session")
+def cassandra_datacenter() -> str:
+    return "datacenter1"
+
+
+@pytest.fixture(scope="session")
+def mongo_uri() -> str:
+    port = _port("KFLOW_MONGO_PORT", 27017)
+    _require("MongoDB (FerretDB)", port)
+    return f"mongodb://{HOST}:{port}/"
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """Factory of fresh names: lowercase letters, digits and ``_``, at most 48 characters."""
+    test = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")
+    test = test.removeprefix("test_")
+
+    def make(purpose: str) -> str:
+        suffix = uuid.uuid4().hex[:10]
+        stem = re.sub(r"[^a-z0-9]+", "_", purpose.lower()).strip("_") or "x"
+        head = f"t_{stem}_{test}"[: 48 - len(suffix) - 1].rstrip("_")
+        return f"{head}_{suffix}"
+
+    return make
+
+
+@pytest.fixture
+def topic_name(unique_name: Callable[[str], str]) -> str:
+    return unique_name("topic")
+
+
+@pytest.fixture
+def keyspace_name(unique_name: Callable[[str], str]) -> str:
+    return unique_name("ks")
+
+
+@pytest.fixture
+def collection_name(unique_name: Callable[[str], str]) -> str:
+    return unique_name("coll")
