@@ -92,6 +92,7 @@ class Flow:
     disabled: bool = False
     revision: int | None = None
     source_path: str | None = None
+    concurrency: dict[str, Any] | None = None  # {"limit": int, "behavior": QUEUE|CANCEL|FAIL}
 
     @property
     def ref(self) -> str:

@@ -1,0 +1,48 @@
+"""Problems found while loading or validating a flow.
+
+Every check reports a :class:`Diagnostic` instead of raising, so that one run
+of ``kflow validate`` shows every problem of a file at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem, located in its file.
+
+    ``line`` and ``column`` are 1-based. ``key_path`` names the place in the
+    flow the way a reader finds it: task ids instead of list indexes where a
+    task has an id (``tasks.insert_into_mongodb.document``), ``[n]`` for other
+    list items (``session.endpoints[0].port``).
+    """
+
+    path: str
+    line: int
+    column: int
+    key_path: str
+    message: str
+    severity: Severity = "error"
+    code: str = "invalid"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def format(self) -> str:
+        """``path:line:col key.path: message``, warnings marked as such."""
+        where = f"{self.path}:{self.line}:{self.column}"
+        key = f" {self.key_path}:" if self.key_path else ""
+        mark = " warning:" if self.severity == "warning" else ""
+        return f"{where}{key}{mark} {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.column, self.message)
