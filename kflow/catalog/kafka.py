@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from kflow.flow.properties import (
@@ -109,7 +110,14 @@ _POLLING = {
 }
 
 
-def check_consumer(props: dict[str, Any], node: YNode, ctx: CheckContext, key_path: str) -> None:
+def check_consumer(
+    props: dict[str, Any],
+    node: YNode,
+    ctx: CheckContext,
+    key_path: str,
+    *,
+    group_required: bool = False,
+) -> None:
     """Cross-property rules shared by RealtimeTrigger, Trigger and Consume."""
     values = node.value
     has_topic, has_pattern = "topic" in values, "topicPattern" in values
@@ -122,7 +130,7 @@ def check_consumer(props: dict[str, Any], node: YNode, ctx: CheckContext, key_pa
         )
     elif not has_topic and not has_pattern:
         ctx.error(node, key_path, "missing topic: set topic or topicPattern", "topic-xor-pattern")
-    if has_pattern and "groupId" not in values:
+    if has_pattern and "groupId" not in values and not group_required:
         ctx.error(
             node.key_node("topicPattern"),
             f"{key_path}.topicPattern",
@@ -184,7 +192,7 @@ REALTIME_TRIGGER = TypeSpec(
     runner="kflow.plugins.kafka_trigger:RealtimeTrigger",
     description="Start one execution per Kafka record, as it arrives.",
     properties={**_CONSUMER, "groupId": string(required=True, templated=True)},
-    check=check_consumer,
+    check=functools.partial(check_consumer, group_required=True),
 )
 
 TRIGGER = TypeSpec(

@@ -8,7 +8,7 @@ imported here only, and only when a flow holds something to check.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from kflow.flow.diagnostics import Diagnostic
@@ -25,8 +25,6 @@ def check_sites(
 ) -> list[Diagnostic]:
     """Diagnostics for every recorded string of a flow."""
     expr = _expr_api()
-    check_document: Callable[[str], list[Any]] | None = getattr(expr, "check_document", None)
-    check_cql: Callable[[str], list[Any]] | None = getattr(expr, "check_cql", None)
     known = list(task_ids)
     known_set = set(known)
     out: list[Diagnostic] = []
@@ -37,10 +35,10 @@ def check_sites(
         problems: list[Diagnostic] = []
         if expr.is_templated(text):
             problems = _located(expr.check_template(text), site, text, path, source, "template")
-        if not problems and site.kind == "document" and check_document is not None:
-            problems = _located(check_document(text), site, text, path, source, "document")
-        if not problems and site.kind == "cql" and check_cql is not None:
-            problems = _located(check_cql(text), site, text, path, source, "cql")
+        if not problems and site.kind == "document":
+            problems = _located(expr.check_document(text), site, text, path, source, "document")
+        if not problems and site.kind == "cql":
+            problems = _located(expr.check_cql(text), site, text, path, source, "cql")
         out.extend(problems)
         for ref in sorted(expr.referenced_outputs(text)):
             message = _reference_problem(ref, site, known, known_set)
@@ -59,19 +57,22 @@ def _located(
     for problem in problems:
         offset = offset_of(text, problem.line, problem.column)
         line, column = locate(site.node, source, offset)
-        out.append(Diagnostic(path, line, column, site.key_path, problem.message, "error", code))
+        message = _one_line(problem.message)
+        out.append(Diagnostic(path, line, column, site.key_path, message, "error", code))
     return out
 
 
+def _one_line(message: str) -> str:
+    """The first line of a message (jq adds the program and a caret on further lines)."""
+    first = message.strip().splitlines()[0] if message.strip() else message
+    return first.rstrip(":").rstrip()
+
+
 def _expr_api() -> Any:
-    """``kflow.expr`` (its public names), imported on first use."""
+    """``kflow.expr``, imported on first use (it brings Jinja2 and jq)."""
     import kflow.expr as expr
 
-    if hasattr(expr, "check_template"):
-        return expr
-    from kflow.expr import templates  # the package may not re-export yet
-
-    return templates
+    return expr
 
 
 def _reference_problem(
