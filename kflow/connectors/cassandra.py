@@ -34,6 +34,9 @@ __all__ = [
 CONNECT_TIMEOUT_S = 5.0
 """Seconds allowed to open a connection or the control connection."""
 
+REQUEST_TIMEOUT_S = 10.0
+"""Default client-side timeout of one request (the driver's default)."""
+
 
 class _SessionKey(NamedTuple):
     endpoints: tuple[tuple[str, int], ...]
@@ -91,19 +94,23 @@ def cassandra_session(
 
 def _connect(key: _SessionKey) -> tuple[Cluster, Session]:
     from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import Cluster
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
     from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
     address = format_endpoints(key.endpoints)
     auth = None
     if key.username is not None or key.password is not None:
         auth = PlainTextAuthProvider(username=key.username or "", password=key.password or "")
+    profile = ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(
+            DCAwareRoundRobinPolicy(local_dc=key.local_datacenter)
+        ),
+        request_timeout=REQUEST_TIMEOUT_S,
+    )
     with cassandra_errors(address):
         cluster = Cluster(
             contact_points=list(key.endpoints),
-            load_balancing_policy=TokenAwarePolicy(
-                DCAwareRoundRobinPolicy(local_dc=key.local_datacenter)
-            ),
+            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
             auth_provider=auth,
             connect_timeout=CONNECT_TIMEOUT_S,
             control_connection_timeout=CONNECT_TIMEOUT_S,

@@ -76,7 +76,13 @@ def mongo_client(uri: str) -> MongoClient[Any]:
         if "serverselectiontimeoutms" not in uri.lower():
             options["serverSelectionTimeoutMS"] = SERVER_SELECTION_TIMEOUT_MS
         with mongo_errors(mask_uri(uri)):
-            client = MongoClient(uri, **options)
+            try:
+                client = MongoClient(uri, **options)
+            except (ValueError, TypeError) as exc:  # pymongo's URI parser raises these too
+                raise MongoError(
+                    one_line(f"invalid MongoDB connection {mask_uri(uri)}: {exc}"),
+                    address=mask_uri(uri),
+                ) from exc
         _clients[uri] = client
         return client
 
