@@ -12,7 +12,9 @@ from kflow.errors import FlowError
 
 
 def command(
-    flows: list[Path] = typer.Argument(..., help="Flow files to validate.", show_default=False),
+    flows: list[Path] = typer.Argument(
+        ..., help="Flow files, or directories of *.yaml / *.yml flows.", show_default=False
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the diagnostics as JSON."),
 ) -> None:
     """Validate flows: each problem as path:line:col key.path: message.
@@ -24,7 +26,7 @@ def command(
 
     results: list[LoadResult] = []
     unreadable: list[str] = []
-    for path in flows:
+    for path in _expand(flows):
         try:
             results.append(load_flow(path))
         except FlowError as exc:
@@ -37,6 +39,17 @@ def command(
         raise typer.Exit(2)
     if any(result.flow is None for result in results):
         raise typer.Exit(1)
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    """Files as given; directories replaced by their flow files, sorted."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
+        else:
+            out.append(path)
+    return out
 
 
 def _print_json(results: list, unreadable: list[str]) -> None:

@@ -76,7 +76,10 @@ CONCURRENCY = obj(
 )
 
 INPUT = obj(
-    {"id": string(required=True), "type": string(required=True)},
+    {
+        "id": string(required=True, aliases=("name",), description="Input id (old name: name)."),
+        "type": string(required=True),
+    },
 )
 
 PLUGIN_DEFAULT = obj(

@@ -517,8 +517,9 @@ class FlowValidator(CheckContext):
 
 
 def _extra(node: YNode, declared: Any) -> tuple[str, ...]:
-    """Keys of ``node`` not in ``declared`` (inputs accept every Kestra input option)."""
-    return tuple(k for k in node.value if k not in declared)
+    """Keys of ``node`` that ``declared`` does not name (inputs accept every Kestra option)."""
+    names = set(declared) | {alias for prop in declared.values() for alias in prop.aliases}
+    return tuple(k for k in node.value if k not in names)
 
 
 def merge_nodes(base: YNode, override: YNode) -> YNode:

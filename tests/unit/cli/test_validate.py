@@ -141,3 +141,25 @@ def test_schema_command_prints_and_writes_the_schema(tmp_path: Path) -> None:
     assert written.exit_code == 0
     assert json.loads(target.read_text(encoding="utf-8")) == schema
     assert written.stderr == f"wrote {target}\n"
+
+
+def test_a_directory_validates_its_flow_files(tmp_path: Path) -> None:
+    for name in ("b.yaml", "a.yml"):
+        write(
+            tmp_path,
+            name,
+            f"""
+            id: {name[0]}
+            namespace: dev
+            tasks:
+              - id: hello
+                type: io.kestra.plugin.core.log.Log
+                message: hi
+            """,
+        )
+    (tmp_path / "notes.txt").write_text("not a flow", encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "✓ dev.a\n✓ dev.b\n2 flows checked: 2 valid, 0 invalid; 0 errors, 0 warnings\n"
+    )

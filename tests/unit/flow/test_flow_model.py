@@ -332,3 +332,43 @@ def test_unreadable_file_raises_flow_error(tmp_path) -> None:
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(FlowError, match="not a UTF-8 text file"):
         load_flow(binary)
+
+
+def test_inputs_accept_the_old_name_key_and_any_option() -> None:
+    flow = load(
+        """
+        id: f
+        namespace: dev
+        inputs:
+          - name: old
+            type: STRING
+            required: false
+          - id: new
+            type: INT
+            defaults: 3
+        tasks:
+          - id: log
+            type: io.kestra.plugin.core.log.Log
+            message: "{{ inputs.new }}"
+        """
+    )
+    assert [i.get("id", i.get("name")) for i in flow.inputs] == ["old", "new"]
+    assert problems(
+        """
+        id: f
+        namespace: dev
+        inputs:
+          - type: STRING
+          - id: a
+            type: STRING
+          - id: a
+            type: INT
+        tasks:
+          - id: log
+            type: io.kestra.plugin.core.log.Log
+            message: hi
+        """
+    ) == [
+        "5:5 inputs[0]: missing required property 'id'",
+        "8:5 inputs[2]: duplicate input id 'a'",
+    ]
