@@ -42,8 +42,29 @@ from .templates import (
 
 __all__ = ["CqlTemplate", "check_cql", "compile_cql"]
 
-_VALUE_AFTER = {"=", "<", ">", "<=", ">=", "!=", "IN", "CONTAINS", "KEY", "LIKE", "LIMIT",
-                "TTL", "TIMESTAMP", "+", "-", "*", "/", "%", "[", "{", ":"}  # fmt: skip
+_VALUE_AFTER = {
+    "=",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "!=",
+    "IN",
+    "CONTAINS",
+    "KEY",
+    "LIKE",
+    "LIMIT",
+    "TTL",
+    "TIMESTAMP",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "[",
+    "{",
+    ":",
+}
 _LIST_OPENERS = {"VALUES", "IN"}
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?")
 _OPS = ("<=", ">=", "!=")
@@ -108,7 +129,7 @@ def _plan(source: str, translation: Translation) -> _Plan:
                     (
                         f"the expression `{hole.text}` is inside {where}; it cannot be bound",
                         hole.start,
-                    )  # fmt: skip
+                    )
                 )
             else:
                 glued_before = pos > 0 and (source[pos - 1].isalnum() or source[pos - 1] in "_.")
@@ -120,7 +141,7 @@ def _plan(source: str, translation: Translation) -> _Plan:
                             f"the expression `{hole.text}` is glued to other characters; only a "
                             "whole value can be bound",
                             hole.start,
-                        )  # fmt: skip
+                        )
                     )
                 elif not in_value_position():
                     after_what = f" (after {prev[-1]})" if prev else ""
@@ -130,7 +151,7 @@ def _plan(source: str, translation: Translation) -> _Plan:
                             f"or keyword{after_what}; it cannot be bound: identifiers are not "
                             "values. Write the name in the query itself",
                             hole.start,
-                        )  # fmt: skip
+                        )
                     )
                 out.append("?")
                 params.append(_Param(hole=index))

@@ -48,7 +48,7 @@ def error_logs(context: Context) -> list[Any]:
 
 @pass_context
 def secret(context: Context, key: str) -> str:
-    return read_secret(context, str(key))
+    return read_secret(context.get_all(), str(key))
 
 
 def kv(*args: Any, **kwargs: Any) -> Any:

@@ -24,7 +24,9 @@ line and column.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 __all__ = [
     "Hole",
@@ -557,7 +559,7 @@ def emit(node: _Node) -> str:
         call = f"{node.value}({args})" if args else str(node.value)
         return f"(({operand})|{call})"
     if k == "test":
-        name, negate = node.value  # type: ignore[misc]
+        name, negate = cast("tuple[str, bool]", node.value)
         neg = "not " if negate else ""
         if name in _TEST_HELPERS:
             return f"({neg}{_TEST_HELPERS[name]}({_emit_safe(c[0])}))"
@@ -586,7 +588,7 @@ _SET = re.compile(r"\s*set\s+([A-Za-z]\w*)\s*=")
 _SIMPLE_TAGS = {"else", "endif", "endfor", "endfilter", "endautoescape"}
 
 
-def _translate_statement(source: str, seg: _Segment, parse: _ExprParseFn) -> str:
+def _translate_statement(source: str, seg: _Segment, parse: Callable[[str, int, int], str]) -> str:
     body = source[seg.body_start : seg.body_end]
     stripped = body.strip()
     word = stripped.split(None, 1)[0] if stripped else ""
@@ -619,10 +621,6 @@ def _translate_statement(source: str, seg: _Segment, parse: _ExprParseFn) -> str
     if not word:
         raise PebbleSyntaxError("empty tag", seg.start)
     raise PebbleSyntaxError(f"unknown or unsupported tag '{word}'", base)
-
-
-class _ExprParseFn:  # typing aid for the closure below
-    def __call__(self, source: str, start: int, end: int) -> str: ...  # pragma: no cover
 
 
 # --------------------------------------------------------------------------- entry point
@@ -676,6 +674,6 @@ def translate(source: str, filters: set[str], tests: set[str]) -> Translation:
             out.append("{{" + ltrim + " " + expr + " " + newlines + rtrim + "}}")
         else:
             has_statements = True
-            stmt = _translate_statement(source, seg, parse)  # type: ignore[arg-type]
+            stmt = _translate_statement(source, seg, parse)
             out.append("{%" + ltrim + " " + stmt + " " + newlines + rtrim + "%}")
     return Translation("".join(out), holes, has_statements, outputs, jq_programs)

@@ -27,7 +27,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
-from kflow.errors import ExpressionError, KflowError
+from kflow.errors import ExpressionError
 
 from .filters import FILTERS
 from .functions import HELPERS, PUBLIC_FUNCTIONS
@@ -115,7 +115,7 @@ class KestraEnvironment(SandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         # A map's entries win over its methods: ``outputs.x.values`` is the entry.
-        if isinstance(obj, dict | Mapping):
+        if type(obj) is dict or isinstance(obj, Mapping):
             try:
                 return obj[attribute]
             except KeyError:
@@ -125,7 +125,7 @@ class KestraEnvironment(SandboxedEnvironment):
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        if isinstance(obj, dict | Mapping):
+        if type(obj) is dict or isinstance(obj, Mapping):
             try:
                 return obj[argument]
             except (KeyError, TypeError):
@@ -165,6 +165,16 @@ def _render_function(context: Context, source: Any, recursive: bool = True) -> s
 
 
 ENVIRONMENT = _build_environment()
+_FLAT_GLOBALS: dict[str, Any] = dict(ENVIRONMENT.globals)
+
+
+def fast_context(template: Any, ctx: Mapping[str, Any]) -> Context:
+    """A render context for ``template`` without Jinja2's per-call ChainMap copy."""
+    parent = _FLAT_GLOBALS.copy()
+    parent.update(ctx)
+    return Context(ENVIRONMENT, parent, template.name, template.blocks, globals=template.globals)
+
+
 FILTER_NAMES = frozenset(ENVIRONMENT.filters)
 TEST_NAMES = frozenset({*ENVIRONMENT.tests, "defined", "null", "empty", "map"})
 
@@ -224,7 +234,7 @@ class Template:
         """The text of the template for ``ctx``, values printed as Pebble prints them."""
         jt = self._jinja
         try:
-            return "".join(jt.root_render_func(jt.new_context(ctx)))
+            return "".join(jt.root_render_func(fast_context(jt, ctx)))
         except Exception as exc:
             raise self._error(exc, ctx) from exc
 
@@ -248,10 +258,28 @@ class Template:
         return expression_error(self._translation, self.source, exc, ctx)
 
 
+class _Expression:
+    """A compiled Jinja2 expression called with a fast context (native result)."""
+
+    __slots__ = ("_template",)
+
+    def __init__(self, jinja_source: str) -> None:
+        self._template = ENVIRONMENT.compile_expression(
+            jinja_source, undefined_to_none=False
+        )._template
+
+    def __call__(self, ctx: Mapping[str, Any]) -> Any:
+        template = self._template
+        context = fast_context(template, ctx)
+        for _ in template.root_render_func(context):
+            pass
+        return context.vars["result"]
+
+
 @lru_cache(maxsize=512)
-def compile_jinja_expression(jinja_source: str) -> Any:
+def compile_jinja_expression(jinja_source: str) -> _Expression:
     """A compiled Jinja2 expression (native result, Undefined kept), cached."""
-    return ENVIRONMENT.compile_expression(jinja_source, undefined_to_none=False)
+    return _Expression(jinja_source)
 
 
 def _first_failing_hole(translation: Translation, ctx: Mapping[str, Any]) -> int | None:
@@ -281,7 +309,7 @@ def expression_error(
         error = ExpressionError(f"Unable to find {what} used in the expression {where}")
     elif isinstance(exc, SecurityError):
         error = ExpressionError(f"not allowed in the expression {where}: {exc}")
-    elif isinstance(exc, KflowError):
+    elif isinstance(exc, ExpressionError):
         error = type(exc)(f"{exc} (in the expression {where})")
     else:
         error = ExpressionError(f"{type(exc).__name__}: {exc} (in the expression {where})")
