@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import procs
 from .builds import BuildError
@@ -32,7 +33,7 @@ class Outcome:
     ok: bool
     detail: str
     seconds: float
-    log_hint: str = ""
+    log: Path | None = None
 
 
 def _wait_ready(service: Service, proc: subprocess.Popen[bytes] | None, started: float) -> str:
@@ -63,7 +64,7 @@ def _wait_ready(service: Service, proc: subprocess.Popen[bytes] | None, started:
 
 def _bring_up(service: Service, layout: Layout) -> Outcome:
     started = time.monotonic()
-    log_hint = layout.show(service.log)
+    log_hint = service.log
     try:
         pid = procs.running_pid(service.pidfile, service.marker)
         if pid is not None:
@@ -72,7 +73,7 @@ def _bring_up(service: Service, layout: Layout) -> Outcome:
                 return Outcome(service, True, f"already running, {detail}", 0.0, log_hint)
             except ProbeError:
                 say(f"{service.name}: pid {pid} is running but not answering yet; waiting")
-                detail = _wait_ready(service, None, started)
+                detail = _wait_ready(service, None, time.monotonic())
                 return Outcome(service, True, detail, time.monotonic() - started, log_hint)
         if not procs.port_is_free("127.0.0.1", service.port):
             raise ServiceError(
@@ -80,15 +81,15 @@ def _bring_up(service: Service, layout: Layout) -> Outcome:
                 f"(another stack, or a server of your own?); stop it or choose another port "
                 f"with the KFLOW_*_PORT variables"
             )
-        log_hint = layout.show(layout.build_log(service.name))
+        log_hint = layout.build_log(service.name)
         service.build(say)
-        log_hint = layout.show(service.log)
+        log_hint = service.log
         command = service.command(say)
         proc = procs.start(
             command, service.log, service.pidfile, service.environment(), layout.root
         )
         say(f"{service.name}: started pid {proc.pid}, waiting for it to answer")
-        detail = _wait_ready(service, proc, started)
+        detail = _wait_ready(service, proc, time.monotonic())
         return Outcome(service, True, detail, time.monotonic() - started, log_hint)
     except (ServiceError, BuildError, OSError) as exc:
         return Outcome(service, False, str(exc), time.monotonic() - started, log_hint)
@@ -130,11 +131,10 @@ def cmd_up(layout: Layout, names: Sequence[str]) -> int:
     failed = [outcome for outcome in outcomes if not outcome.ok]
     for outcome in failed:
         say(f"\n{outcome.service.name}: FAILED: {outcome.detail}")
-        lines = procs.tail(layout.root / outcome.log_hint, 40) if outcome.log_hint else []
-        if not lines:
-            lines = procs.tail(outcome.service.log, 40)
+        log = outcome.log or outcome.service.log
+        lines = procs.tail(log, 40)
         if lines:
-            say(f"--- last lines of {outcome.log_hint} ---")
+            say(f"--- last lines of {layout.show(log)} ---")
             for line in lines:
                 say(f"  {line}")
     say("")
