@@ -206,7 +206,7 @@ class FlowValidator(CheckContext):
         if node is None:
             self.error(root, "", f"missing required property {key!r}", "missing-property")
             return None
-        if not node.is_scalar or not isinstance(node.value, str | int) or node.value is True:
+        if not node.is_scalar or isinstance(node.value, bool) or node.value is None:
             self.error(node, key, f"{key} must be a string, got {describe(node)}", "type")
             return None
         value = str(node.value)
@@ -248,9 +248,8 @@ class FlowValidator(CheckContext):
                     self.error(item, where, "a label must be a mapping with key and value", "type")
                     continue
                 value = item.value.get("value")
-                out[str(item.value["key"].value)] = (
-                    "" if value is None or value.value is None else str(value.value)
-                )
+                key = item.value["key"].plain()
+                out[str(key)] = "" if value is None or value.plain() is None else str(value.plain())
             return out
         self.error(node, "labels", f"labels must be a mapping or a list, got {describe(node)}")
         return {}

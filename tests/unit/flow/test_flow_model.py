@@ -372,3 +372,29 @@ def test_inputs_accept_the_old_name_key_and_any_option() -> None:
         "5:5 inputs[0]: missing required property 'id'",
         "8:5 inputs[2]: duplicate input id 'a'",
     ]
+
+
+def test_errors_of_a_flowable_task_run_after_its_other_tasks() -> None:
+    assert problems(
+        """
+        id: f
+        namespace: dev
+        tasks:
+          - id: seq
+            type: io.kestra.plugin.core.flow.Sequential
+            tasks:
+              - id: work
+                type: io.kestra.plugin.core.debug.Return
+                format: "{{ outputs.cleanup.value }}"
+            errors:
+              - id: cleanup
+                type: io.kestra.plugin.core.debug.Return
+                format: "{{ outputs.work.value }}"
+          - id: after
+            type: io.kestra.plugin.core.debug.Return
+            format: "{{ outputs.cleanup.value }} {{ outputs.work.value }}"
+        """
+    ) == [
+        "10:21 tasks.seq.tasks.work.format: outputs.cleanup: task 'cleanup' does not run "
+        "before task 'work'"
+    ]
