@@ -12,9 +12,9 @@ import asyncio
 import importlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from kflow.engine.events import (
     EventBus,
@@ -315,15 +315,15 @@ def _value_key(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-class _ErrorLogs:
-    """Lazily gives ``errorLogs()`` the ERROR logs and task failures of an execution."""
+class _ErrorLogs(Sequence[dict[str, Any]]):
+    """``errorLogs()``: the ERROR logs and task failures of an execution, read when asked."""
 
     __slots__ = ("_execution",)
 
     def __init__(self, execution: Execution) -> None:
         self._execution = execution
 
-    def __call__(self) -> list[dict[str, Any]]:
+    def _entries(self) -> list[dict[str, Any]]:
         ex = self._execution
         out = [
             {"taskId": e.task_id, "level": e.level, "message": e.message, "timestamp": e.timestamp}
@@ -336,3 +336,16 @@ class _ErrorLogs:
             if r.state is State.FAILED and r.error
         ]
         return out
+
+    def __len__(self) -> int:
+        return len(self._entries())
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        return self._entries()[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._entries())

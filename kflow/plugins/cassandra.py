@@ -92,7 +92,7 @@ class Query(TaskRunner):
             from cassandra.cluster import EXEC_PROFILE_DEFAULT
             from cassandra.query import dict_factory
 
-            self._profile = session.cluster.execution_profile_clone_update(
+            self._profile = session.execution_profile_clone_update(
                 EXEC_PROFILE_DEFAULT, row_factory=dict_factory
             )
         return self._profile

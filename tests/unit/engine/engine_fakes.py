@@ -1,0 +1,136 @@
+"""In-process fakes for engine tests: task runtimes and a record source."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from kflow.engine.events import TriggerStatus
+from kflow.engine.execution import TriggerRecord
+from kflow.engine.offsets import TopicPartition
+from kflow.engine.source import RecordSource
+from kflow.engine.task import TaskContext, TaskRunner
+from kflow.errors import TaskError
+from kflow.flow.model import Flow, RetryPolicy, TaskDef
+from kflow.flow.registry import TypeSpec
+
+FAKES = "engine_fakes"
+CALLS: list[tuple[str, Any]] = []
+
+
+def spec(runner: str, flowable: bool = False) -> TypeSpec:
+    return TypeSpec(
+        name=f"test.{runner}", kind="task", properties={}, runner=runner, flowable=flowable
+    )
+
+
+def task(task_id: str, runner: str, **props: Any) -> TaskDef:
+    common = {k: props.pop(k) for k in list(props) if k in _COMMON}
+    return TaskDef(id=task_id, type=f"test.{runner}", spec=spec(runner), props=props, **common)
+
+
+_COMMON = {"retry", "timeout", "disabled", "allow_failure", "allow_warning", "run_if"}
+
+
+def flow(tasks: list[TaskDef], **extra: Any) -> Flow:
+    return Flow(id="f", namespace="test", tasks=tasks, **extra)
+
+
+def constant(attempts: int, interval: float = 0.0, **kw: Any) -> RetryPolicy:
+    from kflow.flow.model import RetryType
+
+    return RetryPolicy(RetryType.CONSTANT, max_attempts=attempts, interval=interval, **kw)
+
+
+class Record(TaskRunner):
+    """Records that it ran (with the trigger value) and outputs what it was given."""
+
+    async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
+        CALLS.append((self.task.id, ctx.variables["trigger"]["value"]))
+        return {"seen": ctx.variables["trigger"]["value"], **self.task.props}
+
+
+class FailTimes(TaskRunner):
+    """Fails its first ``times`` attempts of each execution."""
+
+    async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
+        if ctx.task_run.attempts <= int(self.task.props.get("times", 1)):
+            raise TaskError(f"boom {ctx.task_run.attempts}")
+        return {"attempts": ctx.task_run.attempts}
+
+
+class Sleep(TaskRunner):
+    """Sleeps ``seconds`` (or the value's ``sleep`` field), tracking how many run at once."""
+
+    running = 0
+    peak = 0
+
+    async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
+        cls = type(self)
+        cls.running += 1
+        cls.peak = max(cls.peak, cls.running)
+        try:
+            value = ctx.variables["trigger"]["value"]
+            delay = value.get("sleep", 0) if isinstance(value, dict) else self.task.props["s"]
+            await asyncio.sleep(delay)
+        finally:
+            cls.running -= 1
+        CALLS.append((self.task.id, ctx.variables["trigger"]["value"]))
+        return None
+
+
+class ReadOutput(TaskRunner):
+    """Outputs what an earlier task output under ``outputs.<from>``."""
+
+    async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
+        return {"copied": ctx.variables["outputs"][self.task.props["from"]]}
+
+
+class FakeSource(RecordSource):
+    """Serves pre-made records in batches; remembers commits."""
+
+    def __init__(self, records: list[TriggerRecord], batch: int = 10) -> None:
+        self.records = list(records)
+        self.batch = batch
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.final: dict[TopicPartition, int] | None = None
+        self.paused_calls: list[bool] = []
+
+    async def start(self) -> None:
+        return None
+
+    async def next_batch(self, timeout: float) -> list[TriggerRecord]:
+        if not self.records:
+            await asyncio.sleep(min(timeout, 0.01))
+            return []
+        out, self.records = self.records[: self.batch], self.records[self.batch :]
+        return out
+
+    def commit(self, positions: dict[TopicPartition, int]) -> None:
+        self.commits.append(dict(positions))
+
+    def pause(self, paused: bool) -> None:
+        self.paused_calls.append(paused)
+
+    def status(self) -> TriggerStatus:
+        return TriggerStatus("fake", "running")
+
+    async def stop(self, final: dict[TopicPartition, int]) -> None:
+        self.final = dict(final)
+
+    def committed(self) -> dict[TopicPartition, int]:
+        out: dict[TopicPartition, int] = {}
+        for c in [*self.commits, self.final or {}]:
+            out.update(c)
+        return out
+
+
+def records(
+    values: list[Any], *, keys: list[Any] | None = None, partition: int = 0
+) -> list[TriggerRecord]:
+    keys = keys or [None] * len(values)
+    return [
+        TriggerRecord(value=v, key=k, topic="t", partition=partition, offset=i, timestamp_ms=0)
+        for i, (v, k) in enumerate(zip(values, keys, strict=True))
+    ]

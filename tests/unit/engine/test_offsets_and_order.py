@@ -1,0 +1,72 @@
+"""Pure bookkeeping: offset tracking, keyed ordering, retry delays."""
+
+from __future__ import annotations
+
+import pytest
+
+from kflow.engine.offsets import OffsetTracker
+from kflow.engine.ordering import KeyedQueue
+from kflow.engine.retry import next_delay
+from kflow.flow.model import RetryPolicy, RetryType
+
+TP = ("orders", 0)
+
+
+def test_commit_position_is_the_oldest_unfinished_offset() -> None:
+    t = OffsetTracker()
+    for o in (5, 6, 7):
+        t.started(TP, o)
+    t.finished(TP, 6)
+    t.finished(TP, 7)
+    assert t.committable() == {TP: 5}
+    t.finished(TP, 5)
+    assert t.committable() == {TP: 8}
+    assert t.committable() == {}  # nothing moved since
+
+
+def test_gaps_in_offsets_do_not_stall_commits() -> None:
+    t = OffsetTracker()
+    for o in (10, 13, 20):
+        t.started(TP, o)
+        t.finished(TP, o)
+    assert t.committable() == {TP: 21}
+
+
+def test_forgotten_partitions_are_never_committed() -> None:
+    t = OffsetTracker()
+    t.started(TP, 1)
+    t.forget([TP])
+    t.finished(TP, 1)
+    assert t.committable() == {}
+
+
+def test_offsets_must_arrive_in_order() -> None:
+    t = OffsetTracker()
+    t.started(TP, 3)
+    with pytest.raises(ValueError):
+        t.started(TP, 3)
+
+
+def test_keyed_queue_holds_back_same_key_items() -> None:
+    q: KeyedQueue[int] = KeyedQueue()
+    assert q.admit("a", 1)
+    assert not q.admit("a", 2)
+    assert q.admit("b", 3)
+    assert q.admit(None, 4) and q.admit(None, 5)
+    assert q.waiting() == 1
+    assert q.release("a") == 2
+    assert q.release("a") is None
+    assert q.admit("a", 6)
+
+
+def test_retry_delays() -> None:
+    const = RetryPolicy(RetryType.CONSTANT, max_attempts=3, interval=2.0)
+    assert next_delay(const, 1, 0) == 2.0
+    assert next_delay(const, 3, 0) is None
+    exp = RetryPolicy(RetryType.EXPONENTIAL, max_attempts=10, interval=1.0, max_interval=5.0)
+    assert [next_delay(exp, n, 0) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 5.0]
+    bounded = RetryPolicy(RetryType.CONSTANT, max_duration=3.0, interval=2.0)
+    assert next_delay(bounded, 1, 0.5) == 2.0
+    assert next_delay(bounded, 2, 2.5) is None
+    rnd = RetryPolicy(RetryType.RANDOM, max_attempts=5, min_interval=1.0, max_interval=2.0)
+    assert all(1.0 <= (next_delay(rnd, 1, 0) or 0) <= 2.0 for _ in range(50))
