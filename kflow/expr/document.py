@@ -217,8 +217,17 @@ class DocumentTemplate:
         skeleton = _build_skeleton(source, translation)
         try:
             parsed = json.loads(skeleton.text)
+        except ValueError as exc:
+            problem = _skeleton_problem(source, skeleton, exc)
+            if problem is not None:
+                raise ExpressionError(
+                    f"the document is {problem.message} "
+                    f"(line {problem.line}, column {problem.column})"
+                ) from exc
+            return
+        try:
             self._tree = _compile_node(parsed)
-        except (ValueError, _NeedsFallback):
+        except _NeedsFallback:
             return
         self.mode = "structured"
         holes = ", ".join(f"({h.jinja})" for h in translation.holes)
@@ -299,16 +308,19 @@ def check_document(source: str) -> list[ExprProblem]:
     try:
         json.loads(skeleton.text)
     except ValueError as exc:
-        pos = getattr(exc, "pos", 0) or 0
-        for start, end in skeleton.value_spans:
-            if start - 1 <= pos <= end + 1:
-                return []  # may be JSON once rendered (render-then-parse at run time)
-        msg = getattr(exc, "msg", str(exc))
-        offset = _skeleton_to_source(skeleton, pos)
-        return [
-            ExprProblem(
-                f"not JSON even with its expressions as placeholders: {msg}",
-                *line_col(source, offset),
-            )
-        ]
+        problem = _skeleton_problem(source, skeleton, exc)
+        return [problem] if problem is not None else []
     return []
+
+
+def _skeleton_problem(source: str, skeleton: _Skeleton, exc: ValueError) -> ExprProblem | None:
+    """The JSON error of a skeleton, unless a value hole next to it may repair it."""
+    pos = getattr(exc, "pos", 0) or 0
+    for start, end in skeleton.value_spans:
+        if start - 1 <= pos <= end + 1:
+            return None  # may be JSON once rendered (render-then-parse at run time)
+    msg = getattr(exc, "msg", str(exc))
+    offset = _skeleton_to_source(skeleton, pos)
+    return ExprProblem(
+        f"not JSON even with its expressions as placeholders: {msg}", *line_col(source, offset)
+    )

@@ -17,6 +17,7 @@ Errors are ``ExpressionError``; an undefined name reads
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -282,16 +283,31 @@ def compile_jinja_expression(jinja_source: str) -> _Expression:
     return _Expression(jinja_source)
 
 
-def _first_failing_hole(translation: Translation, ctx: Mapping[str, Any]) -> int | None:
+def _first_failing_hole(
+    translation: Translation, ctx: Mapping[str, Any], original: BaseException
+) -> int | None:
+    """The hole to blame for ``original``.
+
+    Each hole is evaluated alone with ``ctx``: the first one failing exactly like
+    ``original`` wins. Otherwise (holes inside loops see no loop variables), the
+    first hole mentioning the missing name, else the first one failing at all.
+    """
+    missing = getattr(original, "missing_name", None)
+    mentions = re.compile(rf"\b{re.escape(str(missing))}\b") if missing is not None else None
+    first: int | None = None
+    mentioning: int | None = None
     for i, hole in enumerate(translation.holes):
+        if mentioning is None and mentions is not None and mentions.search(hole.body):
+            mentioning = i
         try:
             value = compile_jinja_expression(hole.jinja)(ctx)
-            if isinstance(value, Undefined):
-                return i
             _finalize(value)
-        except Exception:
-            return i
-    return None
+        except Exception as exc:
+            if type(exc) is type(original) and str(exc) == str(original):
+                return i
+            if first is None:
+                first = i
+    return mentioning if mentioning is not None else first
 
 
 def expression_error(
@@ -301,7 +317,7 @@ def expression_error(
     if isinstance(exc, ExpressionError) and getattr(exc, "kflow_named", False):
         return exc
     holes = translation.holes
-    index = 0 if len(holes) == 1 else _first_failing_hole(translation, ctx)
+    index = 0 if len(holes) == 1 else _first_failing_hole(translation, ctx, exc)
     where = f"`{holes[index].text}`" if index is not None else f"`{_excerpt(source)}`"
     if isinstance(exc, UndefinedError):
         name = getattr(exc, "missing_name", None)

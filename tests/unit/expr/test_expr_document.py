@@ -246,3 +246,10 @@ def test_rendering_never_produces_invalid_json_and_round_trips_strings(
     assert set(rendered) == {*EVENT, "product"}
     if not isinstance(price, str):
         assert rendered["price"] == price
+
+
+def test_compile_rejects_a_skeleton_that_no_value_can_repair() -> None:
+    with pytest.raises(
+        ExpressionError, match=r"is not JSON even .*Expecting value \(line 2, column 11\)"
+    ):
+        compile_document('{"a": "{{ x }}",\n  "b": [1,, 2]}')

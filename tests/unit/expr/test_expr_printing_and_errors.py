@@ -140,3 +140,10 @@ def test_referenced_outputs() -> None:
     )
     assert referenced_outputs(source) == {"a", "b-c", "d", "f"}
     assert referenced_outputs("no template outputs.a") == set()
+
+
+def test_error_inside_a_loop_names_the_failing_expression() -> None:
+    source = "{% for v in xs %}{{ v }}{{ v.missing }}{% endfor %}"
+    with pytest.raises(ExpressionError) as err:
+        render(source, xs=[{"a": 1}])
+    assert str(err.value) == "Unable to find `missing` used in the expression `{{ v.missing }}`"
