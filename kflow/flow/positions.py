@@ -2,12 +2,13 @@
 
 Expression checks report problems relative to the string they read. For a
 block scalar (``|``, ``>``) the content lines sit under the key, indented:
-line ``n`` of the value is line ``n`` after the indicator, shifted by the
-indentation (exact for ``|``; for ``>`` exact when the folded line holds no
-joined lines). For plain and quoted scalars the value's characters are
+line ``n`` of a literal (``|``) value is line ``n`` after the indicator,
+shifted by the indentation. For folded (``>``), plain and quoted scalars the
+value's characters are
 aligned with the source text in order, which is exact for single-line
-scalars and for escapes such as ``''`` and ``\\"``; inside multi-line quoted
-scalars a position may land on the start of a folded line.
+scalars and for escapes such as ``''`` and ``\\"`` (after an escape like
+``\\u00e9`` the alignment resumes at the next character found); inside
+multi-line quoted scalars a position may land on the start of a folded line.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def locate(node: YNode, source: str, offset: int) -> tuple[int, int]:
     """File ``(line, column)`` (1-based) of character ``offset`` of a scalar's value."""
     if node.style == "synthetic" or not isinstance(node.value, str) or not source:
         return node.line, node.column
-    if node.style in ("|", ">"):
+    if node.style == "|":
         return _locate_block(node, source, offset)
     return _locate_inline(node, source, offset)
 
@@ -50,17 +51,18 @@ def _locate_block(node: YNode, source: str, offset: int) -> tuple[int, int]:
 def _locate_inline(node: YNode, source: str, offset: int) -> tuple[int, int]:
     value: str = node.value
     segment = source[node.start : node.end]
-    cursor = 1 if node.style in ("'", '"') else 0
+    # Skip the opening quote, or the indicator line of a folded scalar.
+    starts = {"'": 1, '"': 1, ">": segment.find("\n") + 1}
+    cursor = starts.get(node.style or "", 0)
     target = min(offset, len(value))
     found = cursor
     for char in value[: target + 1]:
         hit = segment.find(char, cursor)
         if hit < 0:
-            break
+            continue  # an escape such as \u00e9: the next characters realign
         found, cursor = hit, hit + 1
-    else:
-        if target >= len(value):
-            found = cursor
+    if target >= len(value):
+        found = cursor
     absolute = node.start + found
     line = source.count("\n", 0, absolute) + 1
     column = absolute - (source.rfind("\n", 0, absolute) + 1) + 1
