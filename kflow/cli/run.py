@@ -41,6 +41,9 @@ def command(
     group_id: str | None = typer.Option(
         None, "--group-id", help="Consumer group to use instead of the trigger's groupId."
     ),
+    topic: str | None = typer.Option(
+        None, "--topic", help="Topic to read instead of the trigger's topic or topicPattern."
+    ),
     bootstrap_servers: str | None = typer.Option(
         None,
         "--bootstrap-servers",
@@ -59,6 +62,7 @@ def command(
         concurrency=concurrency,
         from_beginning=from_beginning,
         group_id=group_id,
+        topic=topic,
         bootstrap_servers=bootstrap_servers,
     )
     if event is not None:

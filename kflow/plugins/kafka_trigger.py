@@ -10,8 +10,10 @@ stream goes on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -71,7 +73,8 @@ class RealtimeTrigger(RecordSource):
         self._consumer: Any = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[list[TriggerRecord]] = asyncio.Queue()
+        self._batches: deque[list[TriggerRecord]] = deque()
+        self._ready = asyncio.Event()
         self._requests_lock = threading.Lock()
         self._commit_request: dict[TopicPartition, int] = {}
         self._pause_request: bool | None = None
@@ -95,14 +98,23 @@ class RealtimeTrigger(RecordSource):
         self._thread.start()
 
     async def next_batch(self, timeout: float) -> list[TriggerRecord]:
+        # Waiting on an event, not on queue.get(): a get cancelled by a timeout can
+        # lose the batch it was handed at that moment (Python 3.11's wait_for).
+        if not self._batches:
+            self._ready.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), timeout)
         if self._failure is not None:
             raise self._failure
-        try:
-            batch = await asyncio.wait_for(self._queue.get(), timeout)
-        except TimeoutError:
-            return []
         assigned = self._assigned
-        return [r for r in batch if (r.topic, r.partition) in assigned]
+        out: list[TriggerRecord] = []
+        while self._batches:
+            out.extend(r for r in self._batches.popleft() if (r.topic, r.partition) in assigned)
+        return out
+
+    def _deliver(self, batch: list[TriggerRecord]) -> None:
+        self._batches.append(batch)
+        self._ready.set()
 
     def commit(self, positions: dict[TopicPartition, int]) -> None:
         with self._requests_lock:
@@ -205,7 +217,7 @@ class RealtimeTrigger(RecordSource):
                     polled = consumer.poll(timeout_ms=POLL_MS)
                 if polled:
                     batch = [self._record(m) for msgs in polled.values() for m in msgs]
-                    self._loop.call_soon_threadsafe(self._queue.put_nowait, batch)
+                    self._loop.call_soon_threadsafe(self._deliver, batch)
                 now = time.monotonic()
                 if now >= next_status:
                     self._status = self._snapshot(consumer, "running")
@@ -216,7 +228,7 @@ class RealtimeTrigger(RecordSource):
                 if isinstance(exc, KflowError)
                 else KafkaError(f"Kafka consumer at {self.address} stopped: {exc}")
             )
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, [])
+            self._loop.call_soon_threadsafe(self._deliver, [])
 
     def _apply_requests(self, consumer: Any) -> None:
         with self._requests_lock:

@@ -26,6 +26,7 @@ class RunOptions:
     concurrency: int = 64
     from_beginning: bool = False
     group_id: str | None = None
+    topic: str | None = None
     bootstrap_servers: str | None = None
 
 
@@ -56,6 +57,9 @@ def _with_overrides(trigger: TriggerDef, options: RunOptions) -> TriggerDef:
         }
     if options.group_id:
         props["groupId"] = options.group_id
+    if options.topic:
+        props["topic"] = options.topic
+        props.pop("topicPattern", None)
     return TriggerDef(trigger.id, trigger.type, trigger.spec, props, trigger.description)
 
 
