@@ -2,7 +2,8 @@
 
 ``value | jq(program)`` always returns a list (jq's outputs). A string input
 is parsed as JSON first (an empty or blank string reads as ``null``); the last
-few parsed strings are remembered, so the seven ``trigger.value | jq(...)`` of
+few parsed strings are remembered (a small
+process-wide cache, safe across threads), so the seven ``trigger.value | jq(...)`` of
 one event parse the event once.
 
 Programs made only of field and index steps (``.``, ``.a``, ``.a.b``,
@@ -18,7 +19,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections import OrderedDict
 from typing import Any
 
 from kflow.errors import ExpressionError
@@ -28,7 +28,7 @@ from .printing import json_default
 __all__ = ["check_jq", "jq_filter", "parse_json_cached"]
 
 _PARSE_CACHE_SIZE = 16
-_parsed: OrderedDict[str, Any] = OrderedDict()
+_parsed: dict[str, Any] = {}
 _programs: dict[str, Any] = {}
 _paths: dict[str, tuple[Any, ...] | None] = {}
 
@@ -87,14 +87,11 @@ def _walk(value: Any, steps: tuple[Any, ...]) -> Any:
 def parse_json_cached(text: str) -> Any:
     """``json.loads(text)`` remembering the last few distinct strings.
 
-    Callers must not mutate the result (it is shared).
+    Safe to call from several threads (plain dict operations only). Callers
+    must not mutate the result: it is shared.
     """
-    try:
-        value = _parsed[text]
-    except KeyError:
-        pass
-    else:
-        _parsed.move_to_end(text)
+    value = _parsed.get(text, _FAILED)
+    if value is not _FAILED:
         return value
     if not text.strip():
         value = None
@@ -104,9 +101,9 @@ def parse_json_cached(text: str) -> Any:
         except ValueError as exc:
             shown = text if len(text) <= 60 else text[:57] + "..."
             raise ExpressionError(f"jq: the input is not JSON ({exc}): {shown!r}") from exc
+    if len(_parsed) >= _PARSE_CACHE_SIZE:
+        _parsed.clear()  # events rarely repeat beyond the current one: no LRU needed
     _parsed[text] = value
-    if len(_parsed) > _PARSE_CACHE_SIZE:
-        _parsed.popitem(last=False)
     return value
 
 
