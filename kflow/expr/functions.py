@@ -3,6 +3,7 @@ the Pebble translation calls (``__kf_*``, see ``pebble_syntax.py``)."""
 
 from __future__ import annotations
 
+import math
 import random
 import uuid as uuid_module
 from collections.abc import Mapping
@@ -130,7 +131,32 @@ def _range(lower: Any, upper: Any) -> list[Any]:
     return list(range(int(lower), int(upper) + step, step))
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _div(a: Any, b: Any) -> Any:
+    """Pebble's ``/``: integer operands divide as Java integers (towards zero)."""
+    if _is_int(a) and _is_int(b):
+        if b == 0:
+            raise ExpressionError("division by zero")
+        q = abs(a) // abs(b)
+        return q if (a >= 0) == (b >= 0) else -q
+    return a / b
+
+
+def _mod(a: Any, b: Any) -> Any:
+    """Pebble's ``%``: the remainder takes the sign of the dividend, as in Java."""
+    if _is_int(a) and _is_int(b):
+        if b == 0:
+            raise ExpressionError("division by zero")
+        return a - b * _div(a, b)
+    return math.fmod(a, b)
+
+
 HELPERS: dict[str, Any] = {
+    "__kf_div": _div,
+    "__kf_mod": _mod,
     "__kf_get": _get,
     "__kf_nonnull": _nonnull,
     "__kf_present": _present,

@@ -11,11 +11,18 @@ small tree, which is emitted as fully parenthesised Jinja2 code. So
 ``trigger.value ?? '' | jq('.a')`` becomes a coalesce whose result is piped.
 
 Pebble constructs without a Jinja2 twin are emitted as calls to private
-helpers (names starting with ``__kf_``, see ``helpers.py``): ``??``, ``???``,
-``contains``, ``..``, ``is defined`` on a chain (false, not an error, when a
-link is missing), ``is empty``, ``is null``. Names starting with ``_`` are
-reserved and rejected, so a template can read neither the helpers nor the
-private context keys (``_secrets``...).
+helpers (names starting with ``__kf_``, see ``functions.py``): ``??``,
+``???``, ``contains``, ``..``, ``is defined`` on a chain (false, not an error,
+when a link is missing), ``is empty``, ``is null``, and ``/`` and ``%``
+(integer operands give Java's integer division and remainder, as in Pebble).
+Pebble's ``loop.index`` counts from 0 (Jinja2's ``loop.index0``).
+
+Not supported (rejected with a clear error): ``macro``, ``block``,
+``extends``, ``include``, ``import`` tags, method calls (``x.size()``), and
+``#{...}`` interpolation inside double-quoted strings (kept as plain text).
+
+Names starting with ``_`` are reserved and rejected, so a template can read
+neither the helpers nor the private context keys (``_secrets``...).
 
 Every problem is reported with its offset in the source, so callers can give
 line and column.
@@ -577,6 +584,10 @@ def emit(node: _Node) -> str:
             return f"__kf_contains({emit(left)}, {emit(right)})"
         if op == "..":
             return f"__kf_range({emit(left)}, {emit(right)})"
+        if op == "/":
+            return f"__kf_div({emit(left)}, {emit(right)})"
+        if op == "%":
+            return f"__kf_mod({emit(left)}, {emit(right)})"
         return f"({emit(left)} {_JINJA_BINARY.get(op, op)} {emit(right)})"
     raise AssertionError(f"unknown node {k}")
 

@@ -196,3 +196,25 @@ class TestStatementsAndMisc:
     def test_sandbox_blocks_private_attributes(self) -> None:
         with pytest.raises(ExpressionError):
             compile_template("{{ x.__class__ }}")
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ("{{ 7 / 2 }}", 3),
+        ("{{ -7 / 2 }}", -3),
+        ("{{ 7.0 / 2 }}", 3.5),
+        ("{{ 7 % 3 }}", 1),
+        ("{{ -7 % 3 }}", -1),
+        ("{{ 7.5 % 2 }}", 1.5),
+    ],
+)
+def test_arithmetic_follows_java_for_integers(source: str, value: object) -> None:
+    result = evaluate(source)
+    assert result == value
+    assert type(result) is type(value)
+
+
+def test_division_by_zero_is_an_expression_error() -> None:
+    with pytest.raises(ExpressionError, match="division by zero"):
+        render("{{ 1 / 0 }}")
