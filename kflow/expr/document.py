@@ -97,6 +97,16 @@ def _build_skeleton(source: str, translation: Translation) -> _Skeleton:
     return _Skeleton("".join(out), pieces, value_spans)
 
 
+def _needs_render_then_parse(source: str, translation: Translation) -> bool:
+    """Tags, raw blocks and comments change the text around the holes."""
+    return (
+        translation.has_statements
+        or "{%" in source
+        or "{#" in source
+        or any(m in source for m in _MARKERS)
+    )
+
+
 def _skeleton_to_source(skeleton: _Skeleton, offset: int) -> int:
     for sk_start, src_start, length in reversed(skeleton.pieces):
         if offset >= sk_start:
@@ -212,7 +222,7 @@ class DocumentTemplate:
         self._template = Template(source)
         translation = self._template.translation
         self.mode = "fallback"
-        if translation.has_statements or any(m in source for m in _MARKERS):
+        if _needs_render_then_parse(source, translation):
             return
         skeleton = _build_skeleton(source, translation)
         try:
@@ -302,7 +312,7 @@ def check_document(source: str) -> list[ExprProblem]:
     except (ExpressionError, PebbleSyntaxError):
         return []  # already reported by check_template
     translation = template.translation
-    if translation.has_statements:
+    if _needs_render_then_parse(source, translation):
         return []
     skeleton = _build_skeleton(source, translation)
     try:

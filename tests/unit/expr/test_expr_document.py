@@ -253,3 +253,10 @@ def test_compile_rejects_a_skeleton_that_no_value_can_repair() -> None:
         ExpressionError, match=r"is not JSON even .*Expecting value \(line 2, column 11\)"
     ):
         compile_document('{"a": "{{ x }}",\n  "b": [1,, 2]}')
+
+
+def test_raw_blocks_and_comments_render_then_parse() -> None:
+    document = compile_document('{"a": "{% raw %}{{ kept }}{% endraw %}", {# c #}"b": {{ b }}}')
+    assert document.mode == "fallback"
+    assert document.render({"b": 2}) == {"a": "{{ kept }}", "b": 2}
+    assert check_document('{"a": "{% raw %}{{ kept }}{% endraw %}"}') == []
