@@ -52,8 +52,46 @@ def secret(context: Context, key: str) -> str:
     return read_secret(context.get_all(), str(key))
 
 
-def kv(*args: Any, **kwargs: Any) -> Any:
-    raise ExpressionNotSupported("the kv() function (key-value store) is not supported yet")
+def _not_supported(name: str, what: str) -> Any:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ExpressionNotSupported(f"the {name}() function ({what}) is not supported yet")
+
+    refuse.__name__ = name
+    return refuse
+
+
+def pebble_max(*values: Any) -> Any:
+    return max(values[0] if len(values) == 1 else values)
+
+
+def pebble_min(*values: Any) -> Any:
+    return min(values[0] if len(values) == 1 else values)
+
+
+def pebble_range(start: int, end: int, step: int = 1) -> list[int]:
+    """Pebble's ``range``: both ends included."""
+    if step == 0:
+        raise ExpressionError("range: the step cannot be 0")
+    return list(range(int(start), int(end) + (1 if step > 0 else -1), int(step)))
+
+
+# Kestra functions that need services kflow does not have (yet): known names,
+# so flows using them validate, and a clear error when they are called.
+_UNSUPPORTED = {
+    "kv": "key-value store",
+    "read": "internal storage",
+    "fileURI": "internal storage",
+    "fileExists": "internal storage",
+    "fileSize": "internal storage",
+    "isFileEmpty": "internal storage",
+    "currentEachOutput": "ForEach outputs",
+    "encrypt": "encryption",
+    "decrypt": "encryption",
+    "fromIon": "Ion files",
+    "renderOnce": "recursive rendering options",
+    "appLink": "Kestra UI links",
+    "tasksWithState": "execution history",
+}
 
 
 PUBLIC_FUNCTIONS: dict[str, Any] = {
@@ -63,7 +101,10 @@ PUBLIC_FUNCTIONS: dict[str, Any] = {
     "fromJson": from_json,
     "errorLogs": error_logs,
     "secret": secret,
-    "kv": kv,
+    "max": pebble_max,
+    "min": pebble_min,
+    "range": pebble_range,
+    **{name: _not_supported(name, what) for name, what in _UNSUPPORTED.items()},
 }
 
 

@@ -283,11 +283,18 @@ _KEYWORDS = set(_BINARY) | {"not"} | set(_LITERAL_NAMES)
 
 
 class _Parser:
-    def __init__(self, toks: list[_Tok], known_filters: set[str], known_tests: set[str]):
+    def __init__(
+        self,
+        toks: list[_Tok],
+        known_filters: set[str],
+        known_tests: set[str],
+        known_functions: set[str] | None = None,
+    ):
         self.toks = toks
         self.i = 0
         self.filters = known_filters
         self.tests = known_tests
+        self.functions = known_functions
         self.outputs: set[str] = set()
         self.jq_programs: list[tuple[str, int]] = []
 
@@ -371,6 +378,8 @@ class _Parser:
             if t.value.startswith("_"):
                 raise PebbleSyntaxError(f"names starting with '_' are reserved: '{t.value}'", t.pos)
             if self.at_op("("):
+                if self.functions is not None and t.value not in self.functions:
+                    raise PebbleSyntaxError(f"unknown function '{t.value}'", t.pos)
                 args, kwargs = self.arguments()
                 return _Node("call", t.pos, t.value, args, kwargs)
             return _Node("name", t.pos, t.value)
@@ -637,8 +646,14 @@ def _translate_statement(source: str, seg: _Segment, parse: Callable[[str, int, 
 # --------------------------------------------------------------------------- entry point
 
 
-def translate(source: str, filters: set[str], tests: set[str]) -> Translation:
-    """Translate a Pebble template into Jinja2 source; raise PebbleSyntaxError."""
+def translate(
+    source: str, filters: set[str], tests: set[str], functions: set[str] | None = None
+) -> Translation:
+    """Translate a Pebble template into Jinja2 source; raise PebbleSyntaxError.
+
+    ``filters``, ``tests`` and (when given) ``functions`` are the known names;
+    any other name in that role is a syntax error at its position.
+    """
     segments = split_segments(source)
     out: list[str] = []
     holes: list[Hole] = []
@@ -650,7 +665,7 @@ def translate(source: str, filters: set[str], tests: set[str]) -> Translation:
         toks = tokenize(src[start:end], start)
         if toks[0].kind == "end":
             raise PebbleSyntaxError("empty expression", start)
-        parser = _Parser(toks, filters, tests)
+        parser = _Parser(toks, filters, tests, functions)
         node = parser.expression()
         parser.expect_end()
         outputs.update(parser.outputs)

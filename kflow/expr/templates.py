@@ -145,6 +145,7 @@ def _build_environment() -> KestraEnvironment:
         cache_size=0,
     )
     env.filters.update(FILTERS)
+    env.globals.clear()  # Jinja2's own (lipsum, cycler...) are not Pebble's
     env.globals.update(PUBLIC_FUNCTIONS)
     env.globals.update(HELPERS)
     env.globals["render"] = _render_function
@@ -178,6 +179,10 @@ def fast_context(template: Any, ctx: Mapping[str, Any]) -> Context:
 
 FILTER_NAMES = frozenset(ENVIRONMENT.filters)
 TEST_NAMES = frozenset({*ENVIRONMENT.tests, "defined", "null", "empty", "map"})
+FUNCTION_NAMES = frozenset(
+    name for name in ENVIRONMENT.globals if not name.startswith("_") and name[:1].islower()
+)
+_FILTERS, _TESTS, _FUNCTIONS = set(FILTER_NAMES), set(TEST_NAMES), set(FUNCTION_NAMES)
 
 
 # ---------------------------------------------------------------------- translation
@@ -185,7 +190,7 @@ TEST_NAMES = frozenset({*ENVIRONMENT.tests, "defined", "null", "empty", "map"})
 
 def _translate(source: str) -> Translation:
     try:
-        return translate(source, set(FILTER_NAMES), set(TEST_NAMES))
+        return translate(source, _FILTERS, _TESTS, _FUNCTIONS)
     except PebbleSyntaxError as exc:
         line, col = line_col(source, exc.offset)
         raise ExpressionError(
@@ -346,7 +351,7 @@ def _compile_cached(source: str) -> Template:
 def check_template(source: str) -> list[ExprProblem]:
     """Syntax errors and jq syntax errors in literal ``jq('...')`` arguments."""
     try:
-        translation = translate(source, set(FILTER_NAMES), set(TEST_NAMES))
+        translation = translate(source, _FILTERS, _TESTS, _FUNCTIONS)
     except PebbleSyntaxError as exc:
         return [ExprProblem(exc.message, *line_col(source, exc.offset))]
     problems: list[ExprProblem] = []
@@ -367,6 +372,6 @@ def referenced_outputs(source: str) -> set[str]:
     if not is_templated(source):
         return set()
     try:
-        return set(translate(source, set(FILTER_NAMES), set(TEST_NAMES)).outputs)
+        return set(translate(source, _FILTERS, _TESTS, _FUNCTIONS).outputs)
     except PebbleSyntaxError:
         return set()

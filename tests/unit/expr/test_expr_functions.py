@@ -10,7 +10,9 @@ import pytest
 
 from kflow.errors import ExpressionError, NotSupportedError
 from kflow.expr import (
+    ExprProblem,
     all_secret_values,
+    check_template,
     compile_template,
     compile_value,
     envs_from_environ,
@@ -82,10 +84,24 @@ def test_error_logs() -> None:
     assert ev("{{ errorLogs() }}") == []
 
 
-def test_kv_is_not_supported_yet() -> None:
-    with pytest.raises(ExpressionError, match="not supported") as err:
-        ev("{{ kv('KEY') }}")
+@pytest.mark.parametrize("call", ["kv('KEY')", "read(inputs.file)", "fileURI('f')"])
+def test_kestra_functions_needing_services_are_not_supported_yet(call: str) -> None:
+    assert check_template("{{ " + call + " }}") == []
+    with pytest.raises(ExpressionError, match="is not supported yet") as err:
+        ev("{{ " + call + " }}", {"inputs": {"file": "x"}})
     assert isinstance(err.value, NotSupportedError)
+
+
+def test_unknown_function_is_a_syntax_error_at_its_position() -> None:
+    assert check_template("a {{ frob(1) }}") == [ExprProblem("unknown function 'frob'", 1, 6)]
+    assert check_template("{{ lipsum() }}") == [ExprProblem("unknown function 'lipsum'", 1, 4)]
+
+
+def test_pebble_max_min_range() -> None:
+    assert ev("{{ max(1, 5, 3) }}") == 5
+    assert ev("{{ min([4, 2]) }}") == 2
+    assert ev("{{ range(0, 3) }}") == [0, 1, 2, 3]
+    assert ev("{{ range(0, 6, 2) }}") == [0, 2, 4, 6]
 
 
 class TestSecrets:
