@@ -79,7 +79,7 @@ class FlowRunner:
         self._base = {
             "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
             "vars": flow.variables,
-            "inputs": {},
+            "inputs": _input_defaults(flow),
             "envs": envs,
             "labels": flow.labels,
         }
@@ -191,9 +191,12 @@ class FlowRunner:
         sequential: bool,
         limit: int,
     ) -> State:
-        variables = ctx.variables
-        if value is not None:
-            variables = {**variables, "taskrun": {**variables["taskrun"], "value": value}}
+        parent = {"task": ctx.variables["task"], "taskrun": ctx.variables["taskrun"]}
+        variables = {
+            **ctx.variables,
+            "parent": parent,
+            "parents": [parent, *ctx.variables.get("parents", [])],
+        }
         if sequential:
             return await self._run_sequence(ctx.execution, tasks, variables, ctx.task_run, value)
         runs = [
@@ -301,6 +304,16 @@ class FlowRunner:
                 run.state = State.SUCCESS
                 run.error = None
             return
+
+
+def _input_defaults(flow: Flow) -> dict[str, Any]:
+    """``inputs.*``: flows run by a trigger get each input's default (or null)."""
+    out: dict[str, Any] = {}
+    for item in flow.inputs:
+        name = item.get("id") or item.get("name")
+        if name:
+            out[str(name)] = item.get("defaults")
+    return out
 
 
 def _truthy(text: str) -> bool:
