@@ -660,6 +660,7 @@ def translate(
     outputs: set[str] = set()
     jq_programs: list[tuple[str, int]] = []
     has_statements = False
+    blocks: list[tuple[str, int]] = []
 
     def parse(src: str, start: int, end: int) -> str:
         toks = tokenize(src[start:end], start)
@@ -701,5 +702,30 @@ def translate(
         else:
             has_statements = True
             stmt = _translate_statement(source, seg, parse)
+            _track_block(blocks, stmt.split(None, 1)[0], seg.start)
             out.append("{%" + ltrim + " " + stmt + " " + newlines + rtrim + "%}")
+    if blocks:
+        word, offset = blocks[-1]
+        message = f"'{{% {word} %}}' is never closed with '{{% end{word} %}}'"
+        raise PebbleSyntaxError(message, offset)
     return Translation("".join(out), holes, has_statements, outputs, jq_programs)
+
+
+_OPENERS = {"if", "for", "filter"}
+_INNER = {"elif": ("if",), "else": ("if", "for")}
+
+
+def _track_block(blocks: list[tuple[str, int]], word: str, offset: int) -> None:
+    """Check that block tags nest: every opener closed by its own end tag."""
+    if word in _OPENERS:
+        blocks.append((word, offset))
+    elif word in _INNER:
+        if not blocks or blocks[-1][0] not in _INNER[word]:
+            shown = "elseif" if word == "elif" else word
+            raise PebbleSyntaxError(f"'{{% {shown} %}}' outside of an if or for block", offset)
+    elif word.startswith("end"):
+        opener = word[3:]
+        if not blocks or blocks[-1][0] != opener:
+            expected = f"; expected '{{% end{blocks[-1][0]} %}}'" if blocks else ""
+            raise PebbleSyntaxError(f"unexpected '{{% {word} %}}'{expected}", offset)
+        blocks.pop()

@@ -127,10 +127,20 @@ def test_check_template_accepts_valid_templates() -> None:
     assert check_template("{% if a %}{{ b }}{% endif %}") == []
 
 
-def test_unclosed_block_is_reported() -> None:
-    problems = check_template("{% if a %}yes")
-    assert len(problems) == 1
-    assert "endif" in problems[0].message
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ("x\n  {% if a %}yes", ExprProblem("'{% if %}' is never closed with '{% endif %}'", 2, 3)),
+        (
+            "{% for a in b %}{% endif %}",
+            ExprProblem("unexpected '{% endif %}'; expected '{% endfor %}'", 1, 17),
+        ),
+        ("{% endfor %}", ExprProblem("unexpected '{% endfor %}'", 1, 1)),
+        ("{% elseif a %}", ExprProblem("'{% elseif %}' outside of an if or for block", 1, 1)),
+    ],
+)
+def test_block_structure_is_checked(source: str, problem: ExprProblem) -> None:
+    assert check_template(source) == [problem]
 
 
 def test_referenced_outputs() -> None:
