@@ -16,7 +16,8 @@ import decimal
 import json
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 __all__ = ["iso_datetime", "java_double", "json_default", "to_json", "to_text"]
@@ -70,12 +71,12 @@ def json_default(value: Any) -> Any:
         return str(value)
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
+    if isinstance(value, AbstractSet | Sequence) or hasattr(value, "__iter__"):
+        return list(value)  # tuples, sets, driver collections (Cassandra's SortedSet...)
     raise TypeError(f"a {type(value).__name__} cannot be written as JSON")
 
 
@@ -98,7 +99,9 @@ def to_text(value: Any) -> str:
         return str(value)
     if isinstance(value, float):
         return java_double(value)
-    if isinstance(value, Mapping | list | tuple):
+    if isinstance(value, Mapping | list | tuple | AbstractSet) or (
+        isinstance(value, Sequence) and not isinstance(value, bytes | bytearray)
+    ):
         return to_json(value)
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return iso_datetime(value)

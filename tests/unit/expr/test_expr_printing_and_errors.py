@@ -47,6 +47,18 @@ def test_printing(value: object, text: str) -> None:
     assert render("{{ v }}", v=value) == text
 
 
+def test_driver_values_print_as_json_or_text() -> None:
+    import uuid
+
+    value = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    assert render("{{ v }}", v=value) == "12345678-1234-5678-1234-567812345678"
+    assert render("{{ v }}", v=frozenset({3})) == "[3]"
+    assert render("{{ v }}", v=(1, "a")) == '[1,"a"]'
+    assert render("{{ v }}", v={"id": value, "tags": {"x"}}) == (
+        '{"id":"12345678-1234-5678-1234-567812345678","tags":["x"]}'
+    )
+
+
 def test_dates_inside_maps_print_as_iso() -> None:
     moment = dt.datetime(2024, 7, 9, 6, 17, 1, tzinfo=dt.UTC)
     assert render("{{ m }}", m={"at": moment}) == '{"at":"2024-07-09T06:17:01Z"}'
