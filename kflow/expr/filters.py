@@ -235,6 +235,7 @@ def urlencode(value: Any) -> str:
 
 
 def to_yaml(value: Any) -> str:
+    """``value`` as YAML text (block style)."""
     import io
 
     from ruamel.yaml import YAML
@@ -244,6 +245,19 @@ def to_yaml(value: Any) -> str:
     buf = io.StringIO()
     yaml.dump(json.loads(to_json(value)), buf)
     return buf.getvalue()
+
+
+def yaml_filter(value: Any) -> Any:
+    """Kestra's ``yaml``: a YAML string is parsed into an object; other values
+    (maps, lists) are written as YAML text (``{{ labels | yaml | indent(4) }}``)."""
+    if isinstance(value, str):
+        from ruamel.yaml import YAML, YAMLError
+
+        try:
+            return YAML(typ="safe", pure=True).load(value)
+        except YAMLError as exc:
+            raise ExpressionError(f"yaml: not YAML ({exc})") from exc
+    return to_yaml(value)
 
 
 def indent(value: Any, amount: int, prefix: str = " ") -> str:
@@ -376,7 +390,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "md5": _hash("md5"),
     "urldecode": urldecode,
     "urlencode": urlencode,
-    "yaml": to_yaml,
+    "yaml": yaml_filter,
     "toYaml": to_yaml,
     "indent": indent,
     "nindent": nindent,
