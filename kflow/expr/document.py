@@ -29,9 +29,9 @@ templated string staying a string as in Kestra. Extended JSON such as
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import Undefined
 
@@ -195,13 +195,66 @@ def _build(node: tuple[str, Any], values: list[Any], texts: list[str | None]) ->
     return "".join(out)
 
 
+_MAX_GENERATED_DEPTH = 60
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _generate_builder(tree: tuple[str, Any]) -> Callable[[list[Any]], Any] | None:
+    """A Python function building the document from the hole values, or None
+    (for very deep documents, which ``_build`` walks instead).
+
+    The generated code holds no text from the template: constants are read from
+    a list (``C``), so any key or string is safe.
+    """
+    consts: list[Any] = []
+
+    def const(value: Any) -> str:
+        consts.append(value)
+        return f"C[{len(consts) - 1}]"
+
+    def gen(node: tuple[str, Any], depth: int) -> str:
+        if depth > _MAX_GENERATED_DEPTH:
+            raise _TooDeep
+        kind, data = node
+        if kind == "c":
+            return const(data)
+        if kind == "d":
+            items = ", ".join(f"{gen(k, depth + 1)}: {gen(v, depth + 1)}" for k, v in data)
+            return "{" + items + "}"
+        if kind == "l":
+            return "[" + ", ".join(gen(v, depth + 1) for v in data) + "]"
+        if kind == "v":
+            return f"N(V[{int(data)}])"
+        parts = [const(p) if isinstance(p, str) else f"T(V[{int(p)}])" for p in data]
+        return parts[0] if len(parts) == 1 else "''.join((" + ", ".join(parts) + ",))"
+
+    try:
+        code = "lambda V: " + gen(tree, 0)
+    except _TooDeep:
+        return None
+    builder = eval(code, {"__builtins__": {}, "C": consts, "N": _native, "T": to_text})
+    return cast("Callable[[list[Any]], Any]", builder)
+
+
 # ---------------------------------------------------------------- public API
 
 
 class DocumentTemplate:
     """A compiled JSON document template; ``render(ctx)`` gives a dict or list."""
 
-    __slots__ = ("_constant", "_eval", "_map", "_template", "_tree", "mode", "source")
+    __slots__ = (
+        "_builder",
+        "_constant",
+        "_eval",
+        "_map",
+        "_template",
+        "_tree",
+        "mode",
+        "source",
+    )
 
     def __init__(self, source: str | Mapping[str, Any]) -> None:
         self.source = source
@@ -210,6 +263,7 @@ class DocumentTemplate:
         self._tree: tuple[str, Any] | None = None
         self._template: Template | None = None
         self._eval: Any = None
+        self._builder: Callable[[list[Any]], Any] | None = None
         if isinstance(source, Mapping):
             self.mode = "map"
             self._map = CompiledValue(dict(source))
@@ -240,6 +294,7 @@ class DocumentTemplate:
         except _NeedsFallback:
             return
         self.mode = "structured"
+        self._builder = _generate_builder(self._tree)
         holes = ", ".join(f"({h.jinja})" for h in translation.holes)
         self._eval = compile_jinja_expression(f"[{holes}]")
 
@@ -262,7 +317,10 @@ class DocumentTemplate:
                             translation.jinja, [translation.holes[index]], False, set(), []
                         )
                         raise expression_error(single, template.source, exc, ctx) from exc
-            result = _build(self._tree, values, [None] * len(values))
+            if self._builder is not None:
+                result = self._builder(values)
+            else:
+                result = _build(self._tree, values, [None] * len(values))
         elif self._map is not None:
             result = self._map.render(ctx)
         elif self._template is not None:

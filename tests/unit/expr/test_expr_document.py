@@ -260,3 +260,13 @@ def test_raw_blocks_and_comments_render_then_parse() -> None:
     assert document.mode == "fallback"
     assert document.render({"b": 2}) == {"a": "{{ kept }}", "b": 2}
     assert check_document('{"a": "{% raw %}{{ kept }}{% endraw %}"}') == []
+
+
+def test_very_deep_documents_are_built_too() -> None:
+    depth = 150
+    source = '{"a": ' * depth + '"{{ x }}"' + "}" * depth
+    rendered = compile_document(source).render({"x": 'q"'})
+    for _ in range(depth):
+        assert isinstance(rendered, dict)
+        rendered = rendered["a"]
+    assert rendered == 'q"'
