@@ -41,6 +41,12 @@ def command(
     group_id: str | None = typer.Option(
         None, "--group-id", help="Consumer group to use instead of the trigger's groupId."
     ),
+    dead_letter_topic: str | None = typer.Option(
+        None,
+        "--dead-letter-topic",
+        help="Send the record of every execution that finally FAILED to this topic "
+        "(unchanged, with kflow.* headers saying why) before committing it.",
+    ),
     topic: str | None = typer.Option(
         None, "--topic", help="Topic to read instead of the trigger's topic or topicPattern."
     ),
@@ -63,6 +69,7 @@ def command(
         from_beginning=from_beginning,
         group_id=group_id,
         topic=topic,
+        dead_letter_topic=dead_letter_topic,
         bootstrap_servers=bootstrap_servers,
     )
     if event is not None:

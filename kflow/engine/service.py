@@ -15,6 +15,7 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from kflow.engine.events import TriggerStatus
 from kflow.engine.execution import Execution, TriggerRecord
@@ -24,10 +25,19 @@ from kflow.engine.runner import FlowRunner
 from kflow.engine.source import RecordSource
 
 
+class DeadLetter(Protocol):
+    """Where records of failed executions go (see ``kflow.plugins.kafka_deadletter``)."""
+
+    def wants(self, execution: Execution) -> bool: ...
+
+    async def send(self, execution: Execution, stopping: asyncio.Event | None = None) -> None: ...
+
+
 @dataclass
 class RunSummary:
     started: int = 0
     finished: int = 0
+    dead_lettered: int = 0
     by_state: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     stopped_by: str = "end"
@@ -51,6 +61,7 @@ class FlowService:
         max_pending: int | None = None,
         max_executions: int | None = None,
         commit_interval: float = 0.2,
+        dead_letter: DeadLetter | None = None,
     ) -> None:
         self.runner = runner
         self.source = source
@@ -58,6 +69,7 @@ class FlowService:
         self.max_pending = max_pending or concurrency * 4
         self.max_executions = max_executions
         self.commit_interval = commit_interval
+        self.dead_letter = dead_letter
         self.summary = RunSummary()
         self._tracker = OffsetTracker()
         self._lock = threading.Lock()  # the tracker is also read from the source's thread
@@ -175,6 +187,9 @@ class FlowService:
                 return  # its partition was revoked while it waited: the new owner runs it
             async with self._slots:
                 execution = await self.runner.execute(record)
+            if self.dead_letter is not None and self.dead_letter.wants(execution):
+                await self.dead_letter.send(execution, self._stop)
+                self.summary.dead_lettered += 1
             self._count(execution)
             if tp is not None:
                 with self._lock:

@@ -31,6 +31,7 @@ from kflow.plugins.kafka_serde import decoder
 POLL_MS = 50
 MAX_POLL_RECORDS = 500
 STATUS_EVERY_S = 0.5
+FINAL_COMMIT_TRIES = 10
 
 
 def deserializer_names(props: Mapping[str, Any]) -> tuple[str, str]:
@@ -69,6 +70,9 @@ class RealtimeTrigger(RecordSource):
             str(k): str(v) for k, v in (props.get("headerFilters") or {}).items()
         }
         self.from_beginning = from_beginning
+        on_serde_error = props.get("onSerdeError") or {}
+        self.serde_error_mode = str(on_serde_error.get("type") or "FAIL").upper()
+        self.serde_error_topic: str | None = on_serde_error.get("topic")
         self.address = str(self.properties.get("bootstrap.servers", "?"))
         self._consumer: Any = None
         self._thread: threading.Thread | None = None
@@ -84,6 +88,7 @@ class RealtimeTrigger(RecordSource):
         self._committed: dict[TopicPartition, int] = {}
         self._status = TriggerStatus(self.describe(), "connecting")
         self._failure: BaseException | None = None
+        self._commit_error: str | None = None
 
     def describe(self) -> str:
         what = f"pattern {self.pattern}" if self.pattern else ", ".join(self.topics)
@@ -139,7 +144,11 @@ class RealtimeTrigger(RecordSource):
 
         def close() -> None:
             try:
-                self._apply_commits(consumer)
+                for _ in range(FINAL_COMMIT_TRIES):
+                    self._apply_commits(consumer)
+                    if self._commit_error is None:
+                        break
+                    time.sleep(0.5)
             finally:
                 consumer.close(autocommit=False)
 
@@ -255,8 +264,18 @@ class RealtimeTrigger(RecordSource):
         }
         if not offsets:
             return
-        with kafka_errors(self.address):
-            consumer.commit(offsets=offsets)
+        try:
+            with kafka_errors(self.address):
+                consumer.commit(offsets=offsets)
+        except KafkaError as exc:
+            # The broker may be restarting or the group rebalancing: keep the positions
+            # (unless newer ones arrived) and try again on the next round.
+            with self._requests_lock:
+                for tp, meta in offsets.items():
+                    self._commit_request.setdefault((tp.topic, tp.partition), meta.offset)
+            self._commit_error = str(exc)
+            return
+        self._commit_error = None
         for tp, meta in offsets.items():
             self._committed[(tp.topic, tp.partition)] = meta.offset
 
@@ -284,13 +303,16 @@ class RealtimeTrigger(RecordSource):
             record.key = None if message.key is None else self._decode_key(message.key)
         except (DataError, ValueError) as exc:
             record.error = f"cannot deserialize the key of record {where} as {self.key_name}: {exc}"
-            return record
-        try:
-            record.value = None if message.value is None else self._decode_value(message.value)
-        except (DataError, ValueError) as exc:
-            record.error = (
-                f"cannot deserialize the value of record {where} as {self.value_name}: {exc}"
-            )
+        else:
+            try:
+                if message.value is not None:
+                    record.value = self._decode_value(message.value)
+            except (DataError, ValueError) as exc:
+                record.error = (
+                    f"cannot deserialize the value of record {where} as {self.value_name}: {exc}"
+                )
+        if record.error is not None and self.serde_error_mode == "SKIPPED":
+            record.skip = True  # onSerdeError: SKIPPED asks for bad records to be passed over
         return record
 
     def _snapshot(self, consumer: Any, state: str) -> TriggerStatus:
@@ -310,4 +332,6 @@ class RealtimeTrigger(RecordSource):
                 )
             )
         detail = "paused (back-pressure)" if self._paused else None
+        if self._commit_error:
+            detail = f"commit failed, retrying: {self._commit_error}"
         return TriggerStatus(self.describe(), state, tuple(parts), detail=detail)

@@ -27,6 +27,7 @@ class RunOptions:
     from_beginning: bool = False
     group_id: str | None = None
     topic: str | None = None
+    dead_letter_topic: str | None = None
     bootstrap_servers: str | None = None
 
 
@@ -90,12 +91,26 @@ class _Views:
         return self.service.status() if self.service is not None else None
 
 
+def _dead_letter(source: Any, options: RunOptions) -> Any:
+    """``--dead-letter-topic`` for every failed execution, else ``onSerdeError: DLQ``."""
+    from kflow.plugins.kafka_deadletter import DeadLetterWriter
+
+    if options.dead_letter_topic:
+        return DeadLetterWriter(source.properties, options.dead_letter_topic)
+    if source.serde_error_mode == "DLQ":
+        if not source.serde_error_topic:
+            raise FlowError("onSerdeError: type DLQ needs a topic")
+        return DeadLetterWriter(source.properties, source.serde_error_topic, serde_only=True)
+    return None
+
+
 def _summary_line(summary: RunSummary) -> str:
     states = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_state.items())) or "none"
     rate = summary.finished / summary.seconds if summary.seconds > 0 else 0.0
+    dead = f", {summary.dead_lettered} dead-lettered" if summary.dead_lettered else ""
     return (
         f"kflow run: stopped ({summary.stopped_by}) after {summary.seconds:.1f} s: "
-        f"{summary.finished} executions ({states}), {rate:,.1f}/s"
+        f"{summary.finished} executions ({states}{dead}), {rate:,.1f}/s"
     )
 
 
@@ -129,6 +144,7 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
             source,
             concurrency=options.concurrency,
             max_executions=options.max_executions,
+            dead_letter=_dead_letter(source, options),
         )
         views.service = service
         presses = 0
