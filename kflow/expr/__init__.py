@@ -9,6 +9,10 @@
 - ``compile_cql`` / ``check_cql``: CQL with expressions as bind markers;
 - ``envs_from_environ``, ``secret_values_seen``, ``all_secret_values``: the
   environment seen by templates and the secrets to mask (see ``secrets_env.py``).
+  ``envs``: ``ENV_X`` variables as ``envs.x`` (name lower-cased, as Kestra),
+  plus every plain variable under its own name; the prefixed one wins.
+  ``secret('X')``: ``ctx["_secrets"]``, else base64 ``SECRET_X`` (as Kestra's
+  open source edition), else plain ``X``.
 
 Modules: ``pebble_syntax`` (reading Pebble), ``templates`` (environment and
 Template), ``filters``, ``functions``, ``dates``, ``jq_support``, ``printing``.

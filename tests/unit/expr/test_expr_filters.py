@@ -134,7 +134,12 @@ def test_filter(source: str, ctx: dict[str, object], expected: object) -> None:
     assert compile_template(source).evaluate(ctx) == expected
 
 
-@pytest.mark.parametrize("name", ["sha1", "sha512", "md5"])
+def test_urlencode_and_to_yaml() -> None:
+    assert ev("{{ 'a b/c' | urlencode }}") == "a+b%2Fc"
+    assert ev("{{ m | toYaml }}", m={"k": [1]}) == "k:\n- 1\n"
+
+
+@pytest.mark.parametrize("name", ["sha1", "sha256", "sha512", "md5"])
 def test_hashes(name: str) -> None:
     assert ev("{{ 'kestra' | " + name + " }}") == hashlib.new(name, b"kestra").hexdigest()
 
