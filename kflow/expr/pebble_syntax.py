@@ -192,25 +192,18 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0"}
-
 
 def _read_string(text: str, i: int, base: int) -> tuple[str, int]:
+    """A string literal as Pebble reads it: a backslash only escapes the quote
+    character; any other backslash is kept as written (``'\\d'`` stays ``\\d``)."""
     quote = text[i]
     out: list[str] = []
     j = i + 1
     while j < len(text):
         c = text[j]
         if c == "\\" and j + 1 < len(text):
-            e = text[j + 1]
-            if e == "u" and j + 6 <= len(text):
-                try:
-                    out.append(chr(int(text[j + 2 : j + 6], 16)))
-                    j += 6
-                    continue
-                except ValueError:
-                    pass
-            out.append(_ESCAPES.get(e, e))
+            nxt = text[j + 1]
+            out.append(nxt if nxt == quote else c + nxt)
             j += 2
             continue
         if c == quote:

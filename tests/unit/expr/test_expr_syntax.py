@@ -218,3 +218,10 @@ def test_arithmetic_follows_java_for_integers(source: str, value: object) -> Non
 def test_division_by_zero_is_an_expression_error() -> None:
     with pytest.raises(ExpressionError, match="division by zero"):
         render("{{ 1 / 0 }}")
+
+
+def test_string_literals_unescape_only_their_quote_as_pebble_does() -> None:
+    assert render(r"{{ 'it\'s' ~ " + r'"say \"hi\""' + " }}") == "it's" + 'say "hi"'
+    assert render(r"{{ 'a\nb\\c' }}") == r"a\nb\\c"
+    # so jq programs keep their own escapes: string interpolation \( )
+    assert render(r"""{{ v | jq('"id-\(.a)"') | first }}""", v='{"a": 7}') == "id-7"
