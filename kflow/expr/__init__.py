@@ -14,7 +14,7 @@
   ``secret('X')``: ``ctx["_secrets"]``, else base64 ``SECRET_X`` (as Kestra's
   open source edition), else plain ``X``.
 
-Modules: ``pebble_syntax`` (reading Pebble), ``templates`` (environment and
+Modules: ``pebble_lexer`` and ``pebble_syntax`` (reading Pebble), ``templates`` (environment and
 Template), ``filters``, ``functions``, ``dates``, ``jq_support``, ``printing``.
 """
 

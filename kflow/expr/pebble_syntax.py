@@ -1,6 +1,6 @@
 """Read Kestra's Pebble templates and translate them into Jinja2 source.
 
-A template is first split into segments (text, ``{{ }}`` prints, ``{% %}`` tags,
+A template is first split into segments (``pebble_lexer``: text, prints, tags,
 ``{# #}`` comments, ``{% raw %}`` blocks) by a scanner that respects string
 literals inside tags. Each expression is then tokenised and parsed with
 Pebble's own operator precedences (``or`` 10, ``and`` 15, ``is``/``contains``
@@ -35,21 +35,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
+from .pebble_lexer import PebbleSyntaxError, Segment, Token, split_segments, tokenize
+
 __all__ = [
     "Hole",
     "PebbleSyntaxError",
     "Translation",
     "translate",
 ]
-
-
-class PebbleSyntaxError(Exception):
-    """A template that cannot be read; ``offset`` is 0-based in the source."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.offset = offset
 
 
 @dataclass
@@ -77,162 +70,6 @@ class Translation:
     has_statements: bool
     outputs: set[str]
     jq_programs: list[tuple[str, int]]  # (program, offset of the string literal)
-
-
-# --------------------------------------------------------------------------- segments
-
-
-@dataclass
-class _Segment:
-    kind: str  # "text", "print", "stmt", "comment", "raw"
-    start: int
-    end: int
-    body_start: int = 0
-    body_end: int = 0
-    open_trim: bool = False
-    close_trim: bool = False
-
-
-_RAW_OPEN = re.compile(r"\{%-?\s*(raw|verbatim)\s*-?%\}")
-_RAW_CLOSE = {"raw": re.compile(r"\{%-?\s*endraw\s*-?%\}"),
-              "verbatim": re.compile(r"\{%-?\s*endverbatim\s*-?%\}")}  # fmt: skip
-
-
-def _scan_tag_end(source: str, pos: int, closer: str) -> int:
-    """Offset of ``closer`` ending the tag whose body starts at ``pos``."""
-    i = pos
-    n = len(source)
-    while i < n:
-        c = source[i]
-        if c in "'\"":
-            j = i + 1
-            while j < n and source[j] != c:
-                j += 2 if source[j] == "\\" else 1
-            if j >= n:
-                raise PebbleSyntaxError("unterminated string literal", i)
-            i = j + 1
-            continue
-        if source.startswith(closer, i):
-            return i
-        i += 1
-    return -1
-
-
-def split_segments(source: str) -> list[_Segment]:
-    """Cut a template into text, print, statement, comment and raw segments."""
-    segments: list[_Segment] = []
-    pos = 0
-    n = len(source)
-    text_start = 0
-    while pos < n:
-        i = source.find("{", pos)
-        if i < 0 or i + 1 >= n:
-            break
-        nxt = source[i + 1]
-        if nxt not in "{%#":
-            pos = i + 1
-            continue
-        if i > text_start:
-            segments.append(_Segment("text", text_start, i))
-        if nxt == "#":
-            end = source.find("#}", i + 2)
-            if end < 0:
-                raise PebbleSyntaxError("comment opened with '{#' is never closed", i)
-            segments.append(_Segment("comment", i, end + 2))
-            pos = text_start = end + 2
-            continue
-        raw = _RAW_OPEN.match(source, i) if nxt == "%" else None
-        if raw:
-            closing = _RAW_CLOSE[raw.group(1)].search(source, raw.end())
-            if not closing:
-                raise PebbleSyntaxError(f"'{{% {raw.group(1)} %}}' is never closed", i)
-            segments.append(
-                _Segment("raw", i, closing.end(), body_start=raw.end(), body_end=closing.start())
-            )
-            pos = text_start = closing.end()
-            continue
-        closer = "}}" if nxt == "{" else "%}"
-        body_start = i + 2
-        open_trim = source.startswith("-", body_start)
-        if open_trim:
-            body_start += 1
-        end = _scan_tag_end(source, body_start, closer)
-        if end < 0:
-            what = "'{{'" if nxt == "{" else "'{%'"
-            raise PebbleSyntaxError(f"{what} is never closed with '{closer}'", i)
-        body_end = end
-        close_trim = body_end > body_start and source[body_end - 1] == "-"
-        if close_trim:
-            body_end -= 1
-        kind = "print" if nxt == "{" else "stmt"
-        segments.append(_Segment(kind, i, end + 2, body_start, body_end, open_trim, close_trim))
-        pos = text_start = end + 2
-    if text_start < n:
-        segments.append(_Segment("text", text_start, n))
-    return segments
-
-
-# --------------------------------------------------------------------------- tokens
-
-
-@dataclass
-class _Tok:
-    kind: str  # "name", "string", "number", "op", "end"
-    value: str
-    pos: int  # absolute offset in the source
-
-
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\?\?\?|\?\?|\.\.|==|!=|<=|>=|[-+*/%~|?:.,()\[\]{}<>=])
-    """,
-    re.VERBOSE,
-)
-
-
-def _read_string(text: str, i: int, base: int) -> tuple[str, int]:
-    """A string literal as Pebble reads it: a backslash only escapes the quote
-    character; any other backslash is kept as written (``'\\d'`` stays ``\\d``)."""
-    quote = text[i]
-    out: list[str] = []
-    j = i + 1
-    while j < len(text):
-        c = text[j]
-        if c == "\\" and j + 1 < len(text):
-            nxt = text[j + 1]
-            out.append(nxt if nxt == quote else c + nxt)
-            j += 2
-            continue
-        if c == quote:
-            return "".join(out), j + 1
-        out.append(c)
-        j += 1
-    raise PebbleSyntaxError("unterminated string literal", base + i)
-
-
-def tokenize(text: str, base: int) -> list[_Tok]:
-    """Tokens of an expression; ``base`` is the offset of ``text`` in the source."""
-    toks: list[_Tok] = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c in "'\"":
-            value, j = _read_string(text, i, base)
-            toks.append(_Tok("string", value, base + i))
-            i = j
-            continue
-        m = _TOKEN.match(text, i)
-        if not m:
-            raise PebbleSyntaxError(f"unexpected character {c!r}", base + i)
-        kind = m.lastgroup or ""
-        if kind != "ws":
-            toks.append(_Tok(kind, m.group(), base + i))
-        i = m.end()
-    toks.append(_Tok("end", "", base + len(text)))
-    return toks
 
 
 # --------------------------------------------------------------------------- tree
@@ -278,7 +115,7 @@ _KEYWORDS = set(_BINARY) | {"not"} | set(_LITERAL_NAMES)
 class _Parser:
     def __init__(
         self,
-        toks: list[_Tok],
+        toks: list[Token],
         known_filters: set[str],
         known_tests: set[str],
         known_functions: set[str] | None = None,
@@ -292,10 +129,10 @@ class _Parser:
         self.jq_programs: list[tuple[str, int]] = []
 
     # -- helpers
-    def peek(self, k: int = 0) -> _Tok:
+    def peek(self, k: int = 0) -> Token:
         return self.toks[min(self.i + k, len(self.toks) - 1)]
 
-    def next(self) -> _Tok:
+    def next(self) -> Token:
         tok = self.toks[self.i]
         self.i += 1
         return tok
@@ -304,13 +141,13 @@ class _Parser:
         t = self.peek()
         return t.kind == "op" and t.value == value
 
-    def expect_op(self, value: str) -> _Tok:
+    def expect_op(self, value: str) -> Token:
         t = self.peek()
         if not (t.kind == "op" and t.value == value):
             raise PebbleSyntaxError(f"expected '{value}' but found {_describe(t)}", t.pos)
         return self.next()
 
-    def expect_name(self, what: str) -> _Tok:
+    def expect_name(self, what: str) -> Token:
         t = self.peek()
         if t.kind != "name":
             raise PebbleSyntaxError(f"expected {what} but found {_describe(t)}", t.pos)
@@ -489,7 +326,7 @@ def _unrepr(literal: str) -> str:
     return str(ast.literal_eval(literal))
 
 
-def _describe(tok: _Tok) -> str:
+def _describe(tok: Token) -> str:
     if tok.kind == "end":
         return "the end of the expression"
     if tok.kind == "string":
@@ -601,7 +438,7 @@ _SET = re.compile(r"\s*set\s+([A-Za-z]\w*)\s*=")
 _SIMPLE_TAGS = {"else", "endif", "endfor", "endfilter", "endautoescape"}
 
 
-def _translate_statement(source: str, seg: _Segment, parse: Callable[[str, int, int], str]) -> str:
+def _translate_statement(source: str, seg: Segment, parse: Callable[[str, int, int], str]) -> str:
     body = source[seg.body_start : seg.body_end]
     stripped = body.strip()
     word = stripped.split(None, 1)[0] if stripped else ""

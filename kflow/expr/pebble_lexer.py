@@ -1,0 +1,180 @@
+"""Cut a Pebble template into segments and its expressions into tokens.
+
+``split_segments`` finds text, ``{{ }}`` prints, ``{% %}`` tags, ``{# #}``
+comments and ``{% raw %}`` / ``{% verbatim %}`` blocks, skipping string
+literals inside tags (so ``{{ '}}' }}`` is one print). ``tokenize`` reads one
+expression; string literals are read as Pebble's lexer reads them. Offsets are
+absolute in the template source, for line and column reporting.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["PebbleSyntaxError", "Segment", "Token", "split_segments", "tokenize"]
+
+
+class PebbleSyntaxError(Exception):
+    """A template that cannot be read; ``offset`` is 0-based in the source."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+
+# --------------------------------------------------------------------------- segments
+
+
+@dataclass
+class Segment:
+    kind: str  # "text", "print", "stmt", "comment", "raw"
+    start: int
+    end: int
+    body_start: int = 0
+    body_end: int = 0
+    open_trim: bool = False
+    close_trim: bool = False
+
+
+_RAW_OPEN = re.compile(r"\{%-?\s*(raw|verbatim)\s*-?%\}")
+_RAW_CLOSE = {"raw": re.compile(r"\{%-?\s*endraw\s*-?%\}"),
+              "verbatim": re.compile(r"\{%-?\s*endverbatim\s*-?%\}")}  # fmt: skip
+
+
+def _scan_tag_end(source: str, pos: int, closer: str) -> int:
+    """Offset of ``closer`` ending the tag whose body starts at ``pos``."""
+    i = pos
+    n = len(source)
+    while i < n:
+        c = source[i]
+        if c in "'\"":
+            j = i + 1
+            while j < n and source[j] != c:
+                j += 2 if source[j] == "\\" else 1
+            if j >= n:
+                raise PebbleSyntaxError("unterminated string literal", i)
+            i = j + 1
+            continue
+        if source.startswith(closer, i):
+            return i
+        i += 1
+    return -1
+
+
+def split_segments(source: str) -> list[Segment]:
+    """Cut a template into text, print, statement, comment and raw segments."""
+    segments: list[Segment] = []
+    pos = 0
+    n = len(source)
+    text_start = 0
+    while pos < n:
+        i = source.find("{", pos)
+        if i < 0 or i + 1 >= n:
+            break
+        nxt = source[i + 1]
+        if nxt not in "{%#":
+            pos = i + 1
+            continue
+        if i > text_start:
+            segments.append(Segment("text", text_start, i))
+        if nxt == "#":
+            end = source.find("#}", i + 2)
+            if end < 0:
+                raise PebbleSyntaxError("comment opened with '{#' is never closed", i)
+            segments.append(Segment("comment", i, end + 2))
+            pos = text_start = end + 2
+            continue
+        raw = _RAW_OPEN.match(source, i) if nxt == "%" else None
+        if raw:
+            closing = _RAW_CLOSE[raw.group(1)].search(source, raw.end())
+            if not closing:
+                raise PebbleSyntaxError(f"'{{% {raw.group(1)} %}}' is never closed", i)
+            segments.append(
+                Segment("raw", i, closing.end(), body_start=raw.end(), body_end=closing.start())
+            )
+            pos = text_start = closing.end()
+            continue
+        closer = "}}" if nxt == "{" else "%}"
+        body_start = i + 2
+        open_trim = source.startswith("-", body_start)
+        if open_trim:
+            body_start += 1
+        end = _scan_tag_end(source, body_start, closer)
+        if end < 0:
+            what = "'{{'" if nxt == "{" else "'{%'"
+            raise PebbleSyntaxError(f"{what} is never closed with '{closer}'", i)
+        body_end = end
+        close_trim = body_end > body_start and source[body_end - 1] == "-"
+        if close_trim:
+            body_end -= 1
+        kind = "print" if nxt == "{" else "stmt"
+        segments.append(Segment(kind, i, end + 2, body_start, body_end, open_trim, close_trim))
+        pos = text_start = end + 2
+    if text_start < n:
+        segments.append(Segment("text", text_start, n))
+    return segments
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+@dataclass
+class Token:
+    kind: str  # "name", "string", "number", "op", "end"
+    value: str
+    pos: int  # absolute offset in the source
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>\?\?\?|\?\?|\.\.|==|!=|<=|>=|[-+*/%~|?:.,()\[\]{}<>=])
+    """,
+    re.VERBOSE,
+)
+
+
+def _read_string(text: str, i: int, base: int) -> tuple[str, int]:
+    """A string literal as Pebble reads it: a backslash only escapes the quote
+    character; any other backslash is kept as written (``'\\d'`` stays ``\\d``)."""
+    quote = text[i]
+    out: list[str] = []
+    j = i + 1
+    while j < len(text):
+        c = text[j]
+        if c == "\\" and j + 1 < len(text):
+            nxt = text[j + 1]
+            out.append(nxt if nxt == quote else c + nxt)
+            j += 2
+            continue
+        if c == quote:
+            return "".join(out), j + 1
+        out.append(c)
+        j += 1
+    raise PebbleSyntaxError("unterminated string literal", base + i)
+
+
+def tokenize(text: str, base: int) -> list[Token]:
+    """Tokens of an expression; ``base`` is the offset of ``text`` in the source."""
+    toks: list[Token] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c in "'\"":
+            value, j = _read_string(text, i, base)
+            toks.append(Token("string", value, base + i))
+            i = j
+            continue
+        m = _TOKEN.match(text, i)
+        if not m:
+            raise PebbleSyntaxError(f"unexpected character {c!r}", base + i)
+        kind = m.lastgroup or ""
+        if kind != "ws":
+            toks.append(Token(kind, m.group(), base + i))
+        i = m.end()
+    toks.append(Token("end", "", base + len(text)))
+    return toks
