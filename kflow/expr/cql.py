@@ -38,6 +38,7 @@ from .templates import (
     compile_jinja_expression,
     expression_error,
     line_col,
+    translate_or_none,
 )
 
 __all__ = ["CqlTemplate", "check_cql", "compile_cql"]
@@ -322,13 +323,11 @@ def compile_cql(source: str) -> CqlTemplate:
 
 
 def check_cql(source: str) -> list[ExprProblem]:
-    """Template errors and expressions standing where no value can be bound."""
+    """Template errors (as ``check_template``) and expressions standing where no
+    value can be bound, all at once, in source order."""
     problems = check_template(source)
-    if problems:
-        return problems
-    try:
-        template = Template(source)
-    except ExpressionError as exc:
-        return [ExprProblem(str(exc), 1, 1)]
-    plan = _plan(source, template.translation)
-    return [ExprProblem(msg, *line_col(source, off)) for msg, off in plan.problems]
+    translation = translate_or_none(source)
+    if translation is not None:
+        plan = _plan(source, translation)
+        problems += [ExprProblem(msg, *line_col(source, off)) for msg, off in plan.problems]
+    return sorted(problems, key=lambda p: (p.line, p.column))

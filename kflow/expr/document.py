@@ -37,7 +37,7 @@ from jinja2 import Undefined
 
 from kflow.errors import ExpressionError
 
-from .pebble_syntax import PebbleSyntaxError, Translation
+from .pebble_syntax import Translation
 from .printing import to_json, to_text
 from .templates import (
     ExprProblem,
@@ -47,6 +47,7 @@ from .templates import (
     expression_error,
     is_templated,
     line_col,
+    translate_or_none,
 )
 from .values import CompiledValue
 
@@ -354,10 +355,8 @@ def compile_document(source: str | Mapping[str, Any]) -> DocumentTemplate:
 
 
 def check_document(source: str) -> list[ExprProblem]:
-    """Template errors, and JSON errors that no value of the holes could repair."""
-    problems = check_template(source)
-    if problems:
-        return problems
+    """Template errors (as ``check_template``) and JSON errors that no value of the
+    holes could repair, all at once, in source order."""
     if not is_templated(source):
         try:
             json.loads(source)
@@ -365,20 +364,18 @@ def check_document(source: str) -> list[ExprProblem]:
             pos = getattr(exc, "pos", 0) or 0
             return [ExprProblem(f"not JSON: {getattr(exc, 'msg', exc)}", *line_col(source, pos))]
         return []
-    try:
-        template = Template(source)
-    except (ExpressionError, PebbleSyntaxError):
-        return []  # already reported by check_template
-    translation = template.translation
-    if _needs_render_then_parse(source, translation):
-        return []
+    problems = check_template(source)
+    translation = translate_or_none(source)
+    if translation is None or _needs_render_then_parse(source, translation):
+        return problems
     skeleton = _build_skeleton(source, translation)
     try:
         json.loads(skeleton.text)
     except ValueError as exc:
         problem = _skeleton_problem(source, skeleton, exc)
-        return [problem] if problem is not None else []
-    return []
+        if problem is not None:
+            problems.append(problem)
+    return sorted(problems, key=lambda p: (p.line, p.column))
 
 
 def _skeleton_problem(source: str, skeleton: _Skeleton, exc: ValueError) -> ExprProblem | None:

@@ -367,6 +367,14 @@ def check_template(source: str) -> list[ExprProblem]:
     return problems
 
 
+def translate_or_none(source: str) -> Translation | None:
+    """The translation of ``source``, or None when it cannot be read."""
+    try:
+        return translate(source, _FILTERS, _TESTS, _FUNCTIONS)
+    except PebbleSyntaxError:
+        return None
+
+
 def referenced_outputs(source: str) -> set[str]:
     """Task ids read through ``outputs.X`` / ``outputs['x-y']`` (empty if unreadable)."""
     if not is_templated(source):

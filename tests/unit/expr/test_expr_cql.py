@@ -108,3 +108,11 @@ def test_params_name_an_undefined_expression() -> None:
     with pytest.raises(ExpressionError) as err:
         cql.params({})
     assert str(err.value) == "Unable to find `missing` used in the expression `{{ missing.x }}`"
+
+
+def test_check_cql_reports_every_problem_at_once() -> None:
+    source = "SELECT * FROM {{ t }} WHERE a = {{ v | jq('.a[') | first }}"
+    problems = check_cql(source)
+    assert [p.column for p in problems] == [15, 43]
+    assert "identifiers are not values" in problems[0].message
+    assert "jq" in problems[1].message

@@ -210,6 +210,10 @@ class TestCheckDocument:
     def test_plain_json_error(self) -> None:
         assert check_document('{"a": }') == [ExprProblem("not JSON: Expecting value", 1, 7)]
 
+    def test_every_problem_at_once(self) -> None:
+        problems = check_document('{"a": "{{ v | jq(\'.[\') }}",\n "b": [1,, 2]}')
+        assert [(p.line, p.column) for p in problems] == [(1, 18), (2, 10)]
+
     def test_template_error_is_reported(self) -> None:
         problems = check_document('{"a": "{{ x | nofilter }}"}')
         assert problems == [ExprProblem("unknown filter 'nofilter'", 1, 15)]
