@@ -16,6 +16,7 @@ from kflow.engine.task import TaskContext, TaskRunner
 from kflow.errors import TaskError
 from kflow.expr import compile_document, compile_value
 from kflow.flow.model import TaskDef
+from kflow.plugins.mongo_batching import InsertBatcher
 from kflow.plugins.templating import has_templates
 
 
@@ -76,22 +77,30 @@ class _MongoTask(TaskRunner):
 
 
 class InsertOne(_MongoTask):
+    """Inserts one document per execution; concurrent executions share ``insert_many`` calls."""
+
     def __init__(self, task: TaskDef, engine: Any) -> None:
         super().__init__(task, engine)
         self.doc = self.document(task.props.get("document"))
+        self._in_thread = engine.in_thread
+        self._batchers: dict[tuple[int, str], InsertBatcher] = {}
+
+    def _batcher(self, collection: Any, address: str) -> InsertBatcher:
+        key = (id(collection.database.client), collection.full_name)
+        batcher = self._batchers.get(key)
+        if batcher is None:
+            batcher = InsertBatcher(collection, address, self._in_thread)
+            self._batchers[key] = batcher
+        return batcher
 
     async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
         collection, address = self.collection(ctx)
         doc = self.bson(self.doc, ctx, "document")
         if not isinstance(doc, dict):
             raise TaskError(f"document must be a JSON object, got {type(doc).__name__}")
-
-        def insert() -> Any:
-            with mongo_errors(address):
-                return collection.insert_one(doc)
-
-        result = await ctx.in_thread(insert)
-        return {"insertedId": str(result.inserted_id), "wasAcknowledged": result.acknowledged}
+        inserted_id = await self._batcher(collection, address).insert(doc)
+        acknowledged = collection.write_concern.acknowledged
+        return {"insertedId": str(inserted_id), "wasAcknowledged": acknowledged}
 
 
 class Find(_MongoTask):

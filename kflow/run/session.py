@@ -14,6 +14,7 @@ from kflow.engine.runner import FlowRunner
 from kflow.engine.service import FlowService, RunSummary
 from kflow.errors import FlowError
 from kflow.flow.model import Flow, TriggerDef
+from kflow.run.connections import close_connections
 
 REALTIME = "kflow.plugins.kafka_trigger:RealtimeTrigger"
 
@@ -114,16 +115,6 @@ def _summary_line(summary: RunSummary) -> str:
     )
 
 
-def _close_connections() -> None:
-    from kflow.connectors.cassandra import close_cassandra_sessions
-    from kflow.connectors.mongodb import close_mongo_clients
-    from kflow.plugins.kafka import close_producers
-
-    close_producers()
-    close_cassandra_sessions()
-    close_mongo_clients()
-
-
 def run_flow(flow: Flow, options: RunOptions) -> int:
     """Run until stopped; returns the exit code (0 after a clean stop)."""
     trigger = _with_overrides(realtime_trigger(flow), options)
@@ -172,7 +163,7 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
         else:
             summary = asyncio.run(main())
     finally:
-        _close_connections()
+        close_connections()
     print(_summary_line(summary), file=sys.stderr)
     return 130 if summary.stopped_by == "killed" else 0
 
@@ -216,5 +207,5 @@ def run_event(flow: Flow, event: str, key: str | None, options: RunOptions) -> i
     try:
         state = asyncio.run(main())
     finally:
-        _close_connections()
+        close_connections()
     return 0 if state in ("SUCCESS", "WARNING") else 1
