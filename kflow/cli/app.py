@@ -35,5 +35,7 @@ def main() -> None:
     except KflowError as exc:
         if os.environ.get("KFLOW_DEBUG") == "1":
             raise
-        print(f"kflow: error: {exc}", file=sys.stderr)
+        from kflow.connectors.masking import mask
+
+        print(mask(f"kflow: error: {exc}"), file=sys.stderr)
         sys.exit(1)

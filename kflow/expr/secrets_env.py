@@ -29,6 +29,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from kflow.connectors.masking import register_secret
 from kflow.errors import ExpressionError
 
 __all__ = [
@@ -76,6 +77,7 @@ def read_secret(ctx: Mapping[str, Any], key: str) -> str:
     if isinstance(seen, set):
         seen.add(value)
     _ALL_SECRETS.add(value)
+    register_secret(value)  # masked in every message, log line and output from now on
     return value
 
 
