@@ -111,6 +111,11 @@ class FlowRunner:
         walk(flow.after_execution)
         return out
 
+    @property
+    def flow_variables(self) -> dict[str, Any]:
+        """What expressions outside an execution may read: flow, vars, inputs, envs, labels."""
+        return dict(self._base)
+
     # services offered to tasks -------------------------------------------------
 
     async def in_thread(self, fn: Callable[..., R], *args: Any) -> R:

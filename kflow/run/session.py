@@ -46,10 +46,6 @@ def realtime_trigger(flow: Flow) -> TriggerDef:
     )
 
 
-def _static_variables(flow: Flow, runner: FlowRunner) -> dict[str, Any]:
-    return dict(runner._base)  # flow, vars, envs, labels: what a trigger's properties may use
-
-
 def _with_overrides(trigger: TriggerDef, options: RunOptions) -> TriggerDef:
     props = dict(trigger.props)
     if options.bootstrap_servers:
@@ -127,7 +123,7 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
 
         source = RealtimeTrigger(
             trigger,
-            variables=_static_variables(flow, runner),
+            variables=runner.flow_variables,
             from_beginning=options.from_beginning,
         )
         service = FlowService(
