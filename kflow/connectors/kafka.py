@@ -38,9 +38,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from kflow.connectors.masking import one_line, register_secret
 from kflow.errors import KafkaError, KflowError
@@ -255,29 +255,55 @@ def make_producer(config: Mapping[str, Any], **overrides: Any) -> KafkaProducer:
     ``overrides`` are kafka-python keyword arguments passed as they are (for what
     properties cannot say: serializers, callbacks). Raises :class:`KafkaError`.
     """
-    kwargs = _client_kwargs(config, "producer", overrides)
-    with kafka_errors(bootstrap_address(kwargs)):
-        from kafka import KafkaProducer
+    from kafka import KafkaProducer
 
-        return KafkaProducer(**kwargs)
+    return _construct(KafkaProducer, _client_kwargs(config, "producer", overrides))
 
 
 def make_consumer(config: Mapping[str, Any], **overrides: Any) -> KafkaConsumer:
     """A connected ``KafkaConsumer`` (not subscribed) from Java-style properties."""
-    kwargs = _client_kwargs(config, "consumer", overrides)
-    with kafka_errors(bootstrap_address(kwargs)):
-        from kafka import KafkaConsumer
+    from kafka import KafkaConsumer
 
-        return KafkaConsumer(**kwargs)
+    return _construct(KafkaConsumer, _client_kwargs(config, "consumer", overrides))
 
 
 def make_admin(config: Mapping[str, Any], **overrides: Any) -> KafkaAdminClient:
     """A connected ``KafkaAdminClient`` from Java-style properties."""
-    kwargs = _client_kwargs(config, "admin", overrides)
-    with kafka_errors(bootstrap_address(kwargs)):
-        from kafka import KafkaAdminClient
+    from kafka import KafkaAdminClient
 
-        return KafkaAdminClient(**kwargs)
+    return _construct(KafkaAdminClient, _client_kwargs(config, "admin", overrides))
+
+
+_Client = TypeVar("_Client")
+
+
+def _construct(cls: Callable[..., _Client], kwargs: dict[str, Any]) -> _Client:
+    """``cls(**kwargs)`` with errors translated.
+
+    kafka-python starts the network thread of a client before it bootstraps and
+    leaves it running (reconnecting forever) when the bootstrap fails; the
+    network client is tracked here so that a failed construction stops it.
+    """
+    make_network = kwargs.get("kafka_client")
+    if make_network is None:
+        from kafka.net.compat import KafkaNetClient
+
+        make_network = KafkaNetClient
+    started: list[Any] = []
+
+    def tracked_network(**network_kwargs: Any) -> Any:
+        network = make_network(**network_kwargs)
+        started.append(network)
+        return network
+
+    try:
+        with kafka_errors(bootstrap_address(kwargs)):
+            return cls(**{**kwargs, "kafka_client": tracked_network})
+    except BaseException:
+        for network in started:
+            with suppress(Exception):
+                network.close()
+        raise
 
 
 def ensure_topic(admin: KafkaAdminClient, name: str, partitions: int, replication: int = 1) -> int:
