@@ -76,7 +76,7 @@ class FlowRunner:
         self._runners: dict[int, TaskRunner] = {}
         self._run_if = {}
         envs = envs_from_environ(os.environ if environ is None else environ)
-        self._base = {
+        self._base: dict[str, Any] = {
             "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
             "vars": flow.variables,
             "inputs": _input_defaults(flow),
@@ -137,7 +137,7 @@ class FlowRunner:
         execution = Execution(new_id(), flow.namespace, flow.id, record)
         execution.state = State.RUNNING
         self.bus.emit(ExecutionStarted(execution))
-        variables = dict(self._base)
+        variables: dict[str, Any] = dict(self._base)
         variables["execution"] = {
             "id": execution.id,
             "startDate": execution.start_date,

@@ -25,7 +25,7 @@ RETRY_INITIAL_S = 0.5
 RETRY_MAX_S = 10.0
 
 
-def dead_letter_headers(execution: Execution) -> list[tuple[str, bytes]]:
+def dead_letter_headers(execution: Execution) -> list[tuple[str, bytes | None]]:
     t = execution.trigger
     extra = {
         "kflow.flow": f"{execution.namespace}.{execution.flow_id}",
@@ -36,7 +36,10 @@ def dead_letter_headers(execution: Execution) -> list[tuple[str, bytes]]:
         "kflow.source.partition": "" if t.partition is None else str(t.partition),
         "kflow.source.offset": "" if t.offset is None else str(t.offset),
     }
-    return [*t.raw_headers, *((k, v.encode("utf-8")) for k, v in extra.items())]
+    kflow_headers: list[tuple[str, bytes | None]] = [
+        (k, v.encode("utf-8")) for k, v in extra.items()
+    ]
+    return [*t.raw_headers, *kflow_headers]
 
 
 _CONNECTION_PREFIXES = ("bootstrap.servers", "security.", "sasl.", "ssl.", "client.id")
