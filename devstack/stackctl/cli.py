@@ -29,11 +29,18 @@ def say(message: str) -> None:
 
 @dataclass
 class Outcome:
+    """What happened to one service; ``log`` is the file that explains a failure."""
+
     service: Service
     ok: bool
     detail: str
     seconds: float
     log: Path | None = None
+    show_log: bool = True
+
+
+class _Refused(ServiceError):
+    """``up`` would not start the service; its log has nothing to say about why."""
 
 
 def _wait_ready(service: Service, proc: subprocess.Popen[bytes] | None, started: float) -> str:
@@ -67,7 +74,15 @@ def _bring_up(service: Service, layout: Layout) -> Outcome:
     log_hint = service.log
     try:
         pid = procs.running_pid(service.pidfile, service.marker)
+        ports_file = service.pidfile.with_suffix(".ports")
+        wanted_ports = " ".join(map(str, service.all_ports))
         if pid is not None:
+            recorded = ports_file.read_text().strip() if ports_file.exists() else wanted_ports
+            if recorded != wanted_ports:
+                raise _Refused(
+                    f"pid {pid} runs with ports {recorded}, but {wanted_ports} were asked for; "
+                    f"run `devstack/stack down {service.name}` first"
+                )
             try:
                 detail = service.probe(timeout=3.0)
                 return Outcome(service, True, f"already running, {detail}", 0.0, log_hint)
@@ -75,10 +90,11 @@ def _bring_up(service: Service, layout: Layout) -> Outcome:
                 say(f"{service.name}: pid {pid} is running but not answering yet; waiting")
                 detail = _wait_ready(service, None, time.monotonic())
                 return Outcome(service, True, detail, time.monotonic() - started, log_hint)
-        if not procs.port_is_free("127.0.0.1", service.port):
-            raise ServiceError(
-                f"port {service.port} is already in use by a process this stack did not start "
-                f"(another stack, or a server of your own?); stop it or choose another port "
+        busy = [port for port in service.all_ports if not procs.port_is_free("127.0.0.1", port)]
+        if busy:
+            raise _Refused(
+                f"port {', '.join(map(str, busy))} already in use by a process this stack did not "
+                f"start (another stack, or a server of your own?); stop it or choose other ports "
                 f"with the KFLOW_*_PORT variables"
             )
         log_hint = layout.build_log(service.name)
@@ -88,9 +104,12 @@ def _bring_up(service: Service, layout: Layout) -> Outcome:
         proc = procs.start(
             command, service.log, service.pidfile, service.environment(), layout.root
         )
+        ports_file.write_text(wanted_ports + "\n")
         say(f"{service.name}: started pid {proc.pid}, waiting for it to answer")
         detail = _wait_ready(service, proc, time.monotonic())
         return Outcome(service, True, detail, time.monotonic() - started, log_hint)
+    except _Refused as exc:
+        return Outcome(service, False, str(exc), 0.0, None, show_log=False)
     except (ServiceError, BuildError, OSError) as exc:
         return Outcome(service, False, str(exc), time.monotonic() - started, log_hint)
     except Exception as exc:  # a bug here must still end in a report, not a dead thread
@@ -132,7 +151,7 @@ def cmd_up(layout: Layout, names: Sequence[str]) -> int:
     for outcome in failed:
         say(f"\n{outcome.service.name}: FAILED: {outcome.detail}")
         log = outcome.log or outcome.service.log
-        lines = procs.tail(log, 40)
+        lines = procs.tail(log, 40) if outcome.show_log else []
         if lines:
             say(f"--- last lines of {layout.show(log)} ---")
             for line in lines:
@@ -140,7 +159,7 @@ def cmd_up(layout: Layout, names: Sequence[str]) -> int:
     say("")
     for outcome in outcomes:
         state = "up" if outcome.ok else "FAILED"
-        took = f"{outcome.seconds:5.1f} s" if outcome.seconds else "  ready"
+        took = "  ready" if outcome.ok and not outcome.seconds else f"{outcome.seconds:5.1f} s"
         detail = outcome.detail if outcome.ok else "see above"
         say(
             f"{outcome.service.name:<10} {state:<6} {outcome.service.address:<16} {took}  "
@@ -155,6 +174,7 @@ def cmd_down(layout: Layout, names: Sequence[str], wipe: bool) -> int:
     def stop(service: Service) -> Outcome:
         started = time.monotonic()
         pid = procs.stop(service.pidfile, service.marker, service.stop_timeout)
+        service.pidfile.with_suffix(".ports").unlink(missing_ok=True)
         detail = f"stopped pid {pid}" if pid else "was not running"
         return Outcome(service, True, detail, time.monotonic() - started)
 

@@ -79,6 +79,11 @@ class Service:
         return f"{HOST}:{self.port}"
 
     @property
+    def all_ports(self) -> list[int]:
+        """Every port the server binds (client port first)."""
+        return [self.port]
+
+    @property
     def log(self) -> Path:
         return self.layout.log(self.name)
 
@@ -115,6 +120,10 @@ class Kafka(Service):
     @property
     def port(self) -> int:
         return self.ports.kafka
+
+    @property
+    def all_ports(self) -> list[int]:
+        return [self.ports.kafka, self.ports.kafka_controller]
 
     @property
     def marker(self) -> str:
@@ -225,6 +234,10 @@ class Cassandra(Service):
     @property
     def port(self) -> int:
         return self.ports.cassandra
+
+    @property
+    def all_ports(self) -> list[int]:
+        return [self.ports.cassandra, self.ports.cassandra_storage]
 
     @property
     def marker(self) -> str:
