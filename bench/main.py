@@ -1,0 +1,182 @@
+"""``bench/run [--quick]``: kflow against hand-written baselines on the local stack.
+
+See bench/README.md for what is measured and how to read the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from bench import measure, report, stack
+
+RESULTS = stack.REPO / "bench" / "results"
+KFLOW_FIGURE = "kflow-plain"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller N, fewer rates (< 3 min)")
+    parser.add_argument("--records", type=int, help="orders for the throughput runs")
+    parser.add_argument("--naive-records", type=int, help="orders the naive baseline consumes")
+    parser.add_argument("--rates", help="comma-separated produce rates for the latency runs")
+    parser.add_argument("--seconds", type=float, help="seconds of producing per rate")
+    parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None)
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.records = args.records or (3000 if quick else 20000)
+    args.naive_records = min(args.records, args.naive_records or (400 if quick else 2000))
+    args.rates = [
+        int(r) for r in (args.rates or ("100,500" if quick else "100,200,500,1000,2000")).split(",")
+    ]
+    args.seconds = args.seconds or (5.0 if quick else 10.0)
+    args.drain_budget = 6.0 if quick else 15.0
+    if args.profile is None:
+        args.profile = not quick
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console(stderr=True)
+    began = time.monotonic()
+    rid = stack.run_id()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=f"kflow_bench_{rid}_"))
+    stack.seed_products()
+    catalog = stack.products()
+    if not catalog:
+        console.print("[red]kestra.products is empty: run `kflow seed products` first[/]")
+        return 2
+    results: dict[str, Any] = {
+        "run_id": rid,
+        "mode": "quick" if args.quick else "full",
+        "kflow_figure": KFLOW_FIGURE,
+        "throughput_records": args.records,
+        "environment": {
+            "cpus": os.cpu_count(),
+            "load_before": [round(x, 2) for x in os.getloadavg()],
+            "python": sys.version.split()[0],
+        },
+    }
+    topic = f"bench_{rid}_throughput"
+    try:
+        console.print(f"producing {args.records:,} fake orders to {topic} ...")
+        produced = stack.produce(topic, args.records, 0)
+        truth = stack.read_topic(topic)
+        if len(truth) != args.records:
+            console.print(f"[red]{topic} holds {len(truth)} records, not {args.records}[/]")
+            return 1
+        results["produce"] = produced.output
+
+        rows = []
+        plan = [
+            (KFLOW_FIGURE, args.records),
+            ("kflow", args.records),
+            ("optimized", args.records),
+            ("naive", args.naive_records),
+        ]
+        for name, count in plan:
+            console.print(f"throughput: {name} on {count:,} records ...")
+            rows.append(
+                measure.throughput(
+                    name,
+                    rid=rid,
+                    topic=topic,
+                    truth=truth,
+                    catalog=catalog,
+                    count=count,
+                    workdir=workdir,
+                )
+            )
+            console.print(f"  {rows[-1]}")
+        results["throughput"] = rows
+        capacity = {r["contender"]: r["measured_eps"] for r in rows}
+
+        lat = []
+        for rate in args.rates:
+            for name in ("kflow", "optimized", "naive"):
+                console.print(f"latency: {name} at {rate}/s ...")
+                lat.append(
+                    measure.latency(
+                        name,
+                        rid=rid,
+                        rate=rate,
+                        seconds=args.seconds,
+                        workdir=workdir,
+                        capacity=capacity.get(name),
+                        drain_budget=args.drain_budget,
+                    )
+                )
+                console.print(f"  {lat[-1]}")
+        results["latency"] = lat
+
+        results["validate"] = measure.validate_startup(5 if args.quick else 9)
+        if args.profile:
+            results["profile"] = profile(rid, topic, truth, catalog, args.records, workdir)
+    finally:
+        stack.delete_topics([topic])
+    results["environment"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    results["seconds"] = round(time.monotonic() - began, 1)
+    out = RESULTS / f"{rid}.json"
+    png = report.chart(results, RESULTS / f"{rid}.png")
+    results["chart"] = str(png.relative_to(stack.REPO)) if png else None
+    results["results_file"] = str(out.relative_to(stack.REPO))
+    out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    report.print_tables(Console(), results)
+    print(f"results: {results['results_file']}, chart: {results['chart']}, {results['seconds']} s")
+    print(report.last_line(results), flush=True)
+    return 0
+
+
+def profile(
+    rid: str,
+    topic: str,
+    truth: list[dict[str, Any]],
+    catalog: dict[str, dict[str, str]],
+    count: int,
+    workdir: Path,
+) -> dict[str, Any]:
+    """kflow run (plain writer) on the throughput records under py-spy."""
+    pyspy = measure.pyspy_path()
+    if pyspy is None:
+        return {"note": "py-spy is not installed (.venv/bin/pip install py-spy)"}
+    raw = RESULTS / f"{rid}.pyspy.txt"
+    wrap = [pyspy, "record", "--nonblocking", "-r", "200", "-f", "raw", "--threads"]
+    wrap += ["-o", str(raw), "--"]
+    row = measure.throughput(
+        KFLOW_FIGURE,
+        rid=rid,
+        topic=topic,
+        truth=truth,
+        catalog=catalog,
+        count=count,
+        workdir=workdir,
+        wrap=wrap,
+        label="kflow-profiled",
+    )
+    if not raw.exists():
+        return {"note": "py-spy wrote no profile", "run": row}
+    prof = measure.read_profile(raw, top=25)
+    return {
+        "tool": "py-spy 200 Hz, all threads, --nonblocking",
+        "records": count,
+        "raw": str(raw.relative_to(stack.REPO)),
+        "samples": prof.samples,
+        "self_top": prof.self_top,
+        "inclusive_top": prof.inclusive_top,
+        "threads": prof.threads,
+        "run": row,
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

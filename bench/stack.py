@@ -1,0 +1,266 @@
+"""The bench's use of the local stack: its own topics, groups, collections; ground truth.
+
+Every name carries the run's id, so runs never share state with each other or
+with tests running at the same time; documents go to a database of their own
+(``kflow_bench``): FerretDB keeps each database in its own SQLite file, so the
+bench neither waits on nor slows the writes of tests using ``kestra``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = REPO / ".venv" / "bin" / "python"
+KFLOW = REPO / ".venv" / "bin" / "kflow"
+BLOG_FLOW = REPO / "samples" / "get_detailed_order.yaml"
+
+BOOTSTRAP = os.environ.get("BENCH_KAFKA", "127.0.0.1:9092")
+CASSANDRA_HOST = os.environ.get("BENCH_CASSANDRA", "127.0.0.1")
+MONGO_URI = os.environ.get("BENCH_MONGO", "mongodb://127.0.0.1:27017")
+DATABASE = "kflow_bench"
+PARTITIONS = 6
+
+
+def run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"_{os.getpid()}"
+
+
+def flow_copy(directory: Path, collection: str) -> Path:
+    """The blog flow writing to ``DATABASE.collection`` (everything else unchanged)."""
+    text = BLOG_FLOW.read_text(encoding="utf-8")
+    for old, new in (('"detailed_orders"', f'"{collection}"'), ('"kestra"', f'"{DATABASE}"')):
+        if old not in text:
+            raise RuntimeError(f"{BLOG_FLOW} no longer holds {old}: update bench/stack.py")
+        text = text.replace(old, new, 1)
+    path = directory / f"{collection}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class Produced:
+    count: int
+    seconds: float
+    output: str
+
+
+def produce(topic: str, count: int, rate: float) -> Produced:
+    """``kflow produce orders --fake COUNT --rate RATE`` into ``topic`` (6 partitions)."""
+    start = time.monotonic()
+    proc = subprocess.run(
+        [
+            str(KFLOW),
+            "produce",
+            "orders",
+            "--fake",
+            str(count),
+            "--rate",
+            str(rate),
+            "--partitions",
+            str(PARTITIONS),
+            "--topic",
+            topic,
+            "--bootstrap-servers",
+            BOOTSTRAP,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"kflow produce failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return Produced(count, time.monotonic() - start, proc.stdout.strip())
+
+
+def create_topic(topic: str) -> None:
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])
+    finally:
+        admin.close()
+
+
+def delete_topics(topics: list[str]) -> None:
+    from kafka.admin import KafkaAdminClient
+
+    if not topics:
+        return
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    try:
+        admin.delete_topics(topics)
+    except Exception:  # best effort: the topics are uniquely named and small
+        pass
+    finally:
+        admin.close()
+
+
+def read_topic(topic: str) -> list[dict[str, Any]]:
+    """Every record of ``topic`` as ``{partition, offset, timestamp, value}`` (value parsed)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        out: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"could not read {topic} back within 60 s")
+            for batch in consumer.poll(timeout_ms=200, max_records=5000).values():
+                for m in batch:
+                    out.append(
+                        {
+                            "partition": m.partition,
+                            "offset": m.offset,
+                            "timestamp": m.timestamp,
+                            "value": json.loads(m.value),
+                        }
+                    )
+        return out
+    finally:
+        consumer.close()
+
+
+def committed_lag(topic: str, group: str) -> int:
+    """Records of ``topic`` past the group's committed offsets (0: everything committed)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=group, enable_auto_commit=False)
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        ends = consumer.end_offsets(tps)
+        return sum(ends[tp] - (consumer.committed(tp) or 0) for tp in tps)
+    finally:
+        consumer.close(autocommit=False)
+
+
+def seed_products() -> None:
+    """``kflow seed products`` (idempotent): the lookup table the blog flow reads."""
+    proc = subprocess.run(
+        [str(KFLOW), "seed", "products"], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"kflow seed products failed: {proc.stderr[-1000:]}")
+
+
+def products() -> dict[str, dict[str, str]]:
+    """The Cassandra products table, by product id, every value as text."""
+    from cassandra.cluster import Cluster
+
+    cluster = Cluster([CASSANDRA_HOST], port=9042)
+    try:
+        session = cluster.connect()
+        rows = session.execute(
+            "SELECT product_id, product_name, brand, product_category FROM kestra.products"
+        )
+        return {
+            str(r.product_id): {
+                "id": str(r.product_id),
+                "name": r.product_name,
+                "brand": r.brand,
+                "category": r.product_category,
+            }
+            for r in rows
+        }
+    finally:
+        cluster.shutdown()
+
+
+def mongo_db() -> Any:
+    from pymongo import MongoClient
+
+    return MongoClient(MONGO_URI)[DATABASE]
+
+
+def create_collection(name: str) -> None:
+    """Created ahead, so the first insert of a contender does not pay for it."""
+    db = mongo_db()
+    db.drop_collection(name)
+    db.create_collection(name)
+    db.client.close()
+
+
+def drop_collections(names: list[str]) -> None:
+    db = mongo_db()
+    for name in names:
+        db.drop_collection(name)
+    db.client.close()
+
+
+ORDER_FIELDS = (
+    "order_id",
+    "customer_name",
+    "customer_email",
+    "product_id",
+    "price",
+    "quantity",
+    "total",
+)
+
+
+def verify(
+    collection: str,
+    truth: list[dict[str, Any]],
+    catalog: dict[str, dict[str, str]],
+    *,
+    expected_count: int | None = None,
+    subset: bool = False,
+) -> str:
+    """'' when the collection holds exactly one correct document per record, else what is wrong.
+
+    With ``subset`` (a contender that stopped after ``expected_count`` records of
+    the topic), the documents must be ``expected_count`` distinct, correct
+    documents of records of ``truth``.
+    """
+    db = mongo_db()
+    try:
+        docs = list(db[collection].find({}, {"_id": 0}))
+    finally:
+        db.client.close()
+    orders = {str(r["value"]["order_id"]): r["value"] for r in truth}
+    seen: set[str] = set()
+    problems: list[str] = []
+    duplicates = unknown = wrong = 0
+    example = ""
+    for doc in docs:
+        key = str(doc.get("order_id"))
+        if key in seen:
+            duplicates += 1
+        seen.add(key)
+        order = orders.get(key)
+        if order is None:
+            unknown += 1
+            continue
+        bad = [f for f in ORDER_FIELDS if str(doc.get(f)) != str(order[f])]
+        if doc.get("product") != catalog.get(str(order["product_id"])):
+            bad.append("product")
+        if bad:
+            wrong += 1
+            example = example or f"order {key}: {', '.join(bad)} differ"
+    expected = len(truth) if expected_count is None else expected_count
+    if duplicates:
+        problems.append(f"{duplicates} duplicate documents")
+    if unknown:
+        problems.append(f"{unknown} documents of no record")
+    if wrong:
+        problems.append(f"{wrong} documents wrong ({example})")
+    if not subset and len(seen) < len(orders):
+        problems.append(f"{len(orders) - len(seen)} of {len(orders)} documents missing")
+    if len(docs) != expected:
+        problems.append(f"{len(docs)} documents for {expected} records")
+    return "; ".join(problems)
