@@ -16,7 +16,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from .settings import SOURCE_DIR
 
@@ -47,20 +49,26 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@dataclass
+class _Progress:
+    lines: int = 0
+    last: str = ""
+
+
 def _run_logged(
     command: Sequence[str], cwd: Path, log: Path, say: Say, what: str, env: dict[str, str]
 ) -> None:
     """Run a build command with its output in ``log``, reporting progress every few seconds."""
     started = time.monotonic()
-    counted = {"lines": 0, "last": ""}
+    progress = _Progress()
 
-    def pump(stream: object) -> None:
+    def pump(stream: IO[str]) -> None:
         with log.open("a") as out:
-            for line in stream:  # type: ignore[attr-defined]
+            for line in stream:
                 out.write(line)
-                counted["lines"] += 1
+                progress.lines += 1
                 if line.strip():
-                    counted["last"] = line.strip()
+                    progress.last = line.strip()
 
     with log.open("w") as out:
         out.write(f"$ {' '.join(command)}\n")
@@ -80,8 +88,8 @@ def _run_logged(
         time.sleep(0.2)
         if time.monotonic() >= next_report:
             elapsed = time.monotonic() - started
-            last = counted["last"][:90]
-            say(f"{what}: {elapsed:.0f} s, {counted['lines']} lines of output, last: {last}")
+            last = progress.last[:90]
+            say(f"{what}: {elapsed:.0f} s, {progress.lines} lines of output, last: {last}")
             next_report += 10
     reader.join()
     if proc.returncode != 0:
