@@ -128,7 +128,10 @@ def maven_jars(name: str, lib: Path, log: Path, say: Say) -> None:
 
 def go_binary(name: str, source: Path, output: Path, log: Path, say: Say) -> None:
     """Build the Go main package in ``source`` into ``output``."""
-    go = shutil.which("go")
+    go = shutil.which("go") or next(
+        (path for path in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go") if Path(path).exists()),
+        None,
+    )
     if go is None:
         raise BuildError("Go (go) is not on PATH; install Go 1.24 or newer")
     version = subprocess.run([go, "version"], capture_output=True, text=True, check=False).stdout
