@@ -23,7 +23,7 @@ from typing import Any
 from kflow.connectors.kafka import ensure_topic, kafka_errors, make_admin, make_producer
 from kflow.connectors.masking import one_line
 from kflow.data.pacing import RateSchedule
-from kflow.errors import DataError
+from kflow.errors import DataError, KafkaError
 
 __all__ = [
     "ProduceResult",
@@ -178,6 +178,7 @@ def produce_events(
     interrupted = False
     try:
         with kafka_errors(target.bootstrap_servers):
+            _await_topic(producer, target)
             try:
                 for index, event in enumerate(events):
                     if stats.first_error is not None:
@@ -209,6 +210,23 @@ def produce_events(
         producer.close(timeout=5)
     report(force=True)
     return result
+
+
+def _await_topic(producer: Any, target: ProduceTarget) -> None:
+    """Fetch the topic's metadata (the broker may create it) before the first event is due.
+
+    Otherwise the first send blocks on it and the events after it go out in a burst.
+    """
+    import kafka.errors
+
+    try:
+        producer.partitions_for(target.topic)
+    except kafka.errors.KafkaTimeoutError as exc:
+        raise KafkaError(
+            f"topic {target.topic!r} is not available on Kafka at {target.bootstrap_servers} "
+            "(does it exist? --partitions N creates it)",
+            address=target.bootstrap_servers,
+        ) from exc
 
 
 def _await_outstanding(producer: Any, stats: ProduceStats) -> None:
