@@ -150,6 +150,7 @@ def _run(
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,
     )
     task = progress.add_task(topic, total=total, rate=0.0, failed="")
 

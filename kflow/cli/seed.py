@@ -105,6 +105,7 @@ def products(
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,
     )
     task = progress.add_task(f"{keyspace}.{table}", total=len(rows))
     try:
