@@ -101,8 +101,9 @@ def orders(
                 f"fake orders have no field {key!r} (fields: {', '.join(ORDER_COLUMNS)})",
                 param_hint="--key",
             )
-        total: int | None = fake if count is None else min(fake, count)
-        events = _fake_events(total, file, products_file)
+        fake_count = fake if count is None else min(fake, count)
+        events = _fake_events(fake_count, file, products_file)
+        total: int | None = fake_count
     else:
         from kflow.data.produce import replay
 
