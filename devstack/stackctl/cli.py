@@ -69,6 +69,16 @@ def _wait_ready(service: Service, proc: subprocess.Popen[bytes] | None, started:
         time.sleep(0.5)
 
 
+def _refuse_busy_ports(service: Service) -> None:
+    busy = [port for port in service.all_ports if not procs.port_is_free("127.0.0.1", port)]
+    if busy:
+        raise _Refused(
+            f"port {', '.join(map(str, busy))} already in use by a process this stack did not "
+            "start (another stack, or a server of your own?); stop it or choose other ports "
+            "with the KFLOW_*_PORT variables"
+        )
+
+
 def _bring_up(service: Service, layout: Layout) -> Outcome:
     started = time.monotonic()
     log_hint = service.log
@@ -90,23 +100,19 @@ def _bring_up(service: Service, layout: Layout) -> Outcome:
                 say(f"{service.name}: pid {pid} is running but not answering yet; waiting")
                 detail = _wait_ready(service, None, time.monotonic())
                 return Outcome(service, True, detail, time.monotonic() - started, log_hint)
-        busy = [port for port in service.all_ports if not procs.port_is_free("127.0.0.1", port)]
-        if busy:
-            raise _Refused(
-                f"port {', '.join(map(str, busy))} already in use by a process this stack did not "
-                f"start (another stack, or a server of your own?); stop it or choose other ports "
-                f"with the KFLOW_*_PORT variables"
-            )
+        _refuse_busy_ports(service)
         log_hint = layout.build_log(service.name)
         service.build(say)
         log_hint = service.log
-        command = service.command(say)
-        proc = procs.start(
-            command, service.log, service.pidfile, service.environment(), layout.root
-        )
-        ports_file.write_text(wanted_ports + "\n")
-        say(f"{service.name}: started pid {proc.pid}, waiting for it to answer")
-        detail = _wait_ready(service, proc, time.monotonic())
+        with procs.port_locks(service.all_ports):
+            _refuse_busy_ports(service)  # again: another stack may have started meanwhile
+            command = service.command(say)
+            proc = procs.start(
+                command, service.log, service.pidfile, service.environment(), layout.root
+            )
+            ports_file.write_text(wanted_ports + "\n")
+            say(f"{service.name}: started pid {proc.pid}, waiting for it to answer")
+            detail = _wait_ready(service, proc, time.monotonic())
         return Outcome(service, True, detail, time.monotonic() - started, log_hint)
     except _Refused as exc:
         return Outcome(service, False, str(exc), 0.0, None, show_log=False)

@@ -7,12 +7,14 @@ names the state directory, so a recycled pid is never signalled. Nothing is ever
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
@@ -52,6 +54,22 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+@contextlib.contextmanager
+def port_locks(ports: Sequence[int]) -> Iterator[None]:
+    """Hold a machine-wide lock per port while a server is being started on it.
+
+    Two stacks (say, two checkouts) starting at once would otherwise both find a port free
+    and both start; with the lock the second one waits, then finds the port taken.
+    """
+    with contextlib.ExitStack() as stack:
+        for port in sorted(ports):
+            path = Path(tempfile.gettempdir()) / f"kflow-devstack-port-{port}.lock"
+            handle = stack.enter_context(path.open("a"))
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            stack.callback(fcntl.flock, handle, fcntl.LOCK_UN)
+        yield
 
 
 def rotate(log: Path, keep: int = 3) -> None:
