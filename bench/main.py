@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, count in plan:
             console.print(f"throughput: {name} on {count:,} records ...")
             rows.append(
-                measure.throughput(
+                guarded(
+                    {"contender": name, "records": count},
+                    measure.throughput,
                     name,
                     rid=rid,
                     topic=topic,
@@ -106,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             for name in ("kflow", "optimized", "naive"):
                 console.print(f"latency: {name} at {rate}/s ...")
                 lat.append(
-                    measure.latency(
+                    guarded(
+                        {"contender": name, "rate": rate},
+                        measure.latency,
                         name,
                         rid=rid,
                         rate=rate,
@@ -135,6 +139,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"results: {results['results_file']}, chart: {results['chart']}, {results['seconds']} s")
     print(report.last_line(results), flush=True)
     return 0
+
+
+def guarded(identity: dict[str, Any], fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """``fn(...)``, or a row saying what went wrong (the stack is shared and may restart)."""
+    try:
+        return fn(*args, **kwargs)  # type: ignore[no-any-return]
+    except Exception as exc:
+        problem = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}"
+        if "records" in identity:  # a throughput row
+            return {
+                **identity,
+                "eps": None,
+                "measured_eps": None,
+                "cpu_s_per_1000": None,
+                "cpu_total_s": None,
+                "peak_rss_mb": None,
+                "verified": False,
+                "problems": [problem],
+            }
+        return {**identity, "problem": problem, **measure.percentiles([])}
 
 
 def profile(
