@@ -81,6 +81,14 @@ def produce(topic: str, count: int, rate: float) -> Produced:
 
 
 def create_topic(topic: str) -> None:
+    """Create ``topic`` and wait until the broker serves metadata for all its partitions.
+
+    A consumer that subscribes while the topic is still being created rejoins its
+    group once the partitions appear; kafka-python 3.0.12 sometimes loses its
+    group coordinator in that rejoin and never consumes (seen with kflow and with
+    the plain-kafka-python baseline alike), so contenders start on a settled topic.
+    """
+    from kafka import KafkaConsumer
     from kafka.admin import KafkaAdminClient, NewTopic
 
     admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
@@ -88,6 +96,16 @@ def create_topic(topic: str) -> None:
         admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])
     finally:
         admin.close()
+    probe = KafkaConsumer(bootstrap_servers=BOOTSTRAP)
+    try:
+        deadline = time.monotonic() + 30
+        while len(probe.partitions_for_topic(topic) or ()) < PARTITIONS:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"topic {topic} has no metadata after 30 s")
+            time.sleep(0.1)
+            probe.topics()  # refresh the metadata
+    finally:
+        probe.close()
 
 
 def delete_topics(topics: list[str]) -> None:
