@@ -30,6 +30,26 @@ def products() -> dict[int, dict[str, str]]:
         return {int(r["product_id"]): r for r in csv.DictReader(f)}
 
 
+def seed_products(cassandra_host: str, cassandra_port: int) -> None:
+    """``kflow seed products``: kestra.products holds the 20 products of data/products.csv."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kflow",
+            "seed",
+            "products",
+            "--hosts",
+            f"{cassandra_host}:{cassandra_port}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
 def create_topic(bootstrap: str, topic: str, partitions: int = 1) -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -14,13 +12,13 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 from run_support import (
-    REPO,
     blog_flow,
     kflow_run,
     order_records,
     orders,
     produce,
     products,
+    seed_products,
 )
 
 pytestmark = pytest.mark.integration
@@ -28,16 +26,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def seeded(cassandra_hosts: list[str], cassandra_port: int) -> None:
-    """kestra.products holds the 20 products of data/products.csv."""
-    hosts = ",".join(f"{h}:{cassandra_port}" for h in cassandra_hosts)
-    proc = subprocess.run(
-        [sys.executable, "-m", "kflow", "seed", "products", "--hosts", hosts],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    seed_products(cassandra_hosts[0], cassandra_port)
 
 
 @pytest.fixture

@@ -11,31 +11,14 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer
 from pymongo import MongoClient
-from run_support import REPO, kflow_run, order_records, orders, produce
+from run_support import REPO, kflow_run, order_records, orders, produce, seed_products
 
 SAMPLES = REPO / "samples"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def seeded(cassandra_hosts: list[str], cassandra_port: int) -> None:
-    import subprocess
-    import sys
-
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kflow",
-            "seed",
-            "products",
-            "--hosts",
-            f"{cassandra_hosts[0]}:{cassandra_port}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    seed_products(cassandra_hosts[0], cassandra_port)
 
 
 @pytest.fixture
