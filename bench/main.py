@@ -30,6 +30,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rates", help="comma-separated produce rates for the latency runs")
     parser.add_argument("--seconds", type=float, help="seconds of producing per rate")
     parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument(
+        "--repeat", type=int, help="throughput rounds; the best round counts (1 quick, 2 full)"
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     args.records = args.records or (3000 if quick else 20000)
@@ -39,6 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ]
     args.seconds = args.seconds or (5.0 if quick else 10.0)
     args.drain_budget = 6.0 if quick else 15.0
+    args.repeat = args.repeat or (1 if quick else 2)
     if args.profile is None:
         args.profile = not quick
     return args
@@ -61,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if args.quick else "full",
         "kflow_figure": KFLOW_FIGURE,
         "throughput_records": args.records,
+        "throughput_rounds": args.repeat,
         "environment": {
             "cpus": os.cpu_count(),
             "load_before": [round(x, 2) for x in os.getloadavg()],
@@ -77,29 +82,32 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         results["produce"] = produced.output
 
-        rows = []
         plan = [
             (KFLOW_FIGURE, args.records),
             ("kflow", args.records),
             ("optimized", args.records),
             ("naive", args.naive_records),
         ]
-        for name, count in plan:
-            console.print(f"throughput: {name} on {count:,} records ...")
-            rows.append(
-                guarded(
-                    {"contender": name, "records": count},
-                    measure.throughput,
-                    name,
-                    rid=rid,
-                    topic=topic,
-                    truth=truth,
-                    catalog=catalog,
-                    count=count,
-                    workdir=workdir,
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in plan}
+        for round_no in range(1, args.repeat + 1):
+            for name, count in plan:
+                console.print(f"throughput {round_no}/{args.repeat}: {name} on {count:,} records")
+                runs[name].append(
+                    guarded(
+                        {"contender": name, "records": count},
+                        measure.throughput,
+                        name,
+                        rid=rid,
+                        topic=topic,
+                        truth=truth,
+                        catalog=catalog,
+                        count=count,
+                        workdir=workdir,
+                        label=f"{name}-{round_no}",
+                    )
                 )
-            )
-            console.print(f"  {rows[-1]}")
+                console.print(f"  {runs[name][-1]}")
+        rows = [best_of(name, runs[name]) for name, _ in plan]
         results["throughput"] = rows
         capacity = {r["contender"]: r["measured_eps"] for r in rows}
 
@@ -139,6 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"results: {results['results_file']}, chart: {results['chart']}, {results['seconds']} s")
     print(report.last_line(results), flush=True)
     return 0
+
+
+def best_of(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest of a contender's rounds (outside load only ever slows a round down);
+    any round that failed verification makes the contender's figure fail too."""
+    failed = [r for r in runs if not r["verified"]]
+    best = dict(failed[0] if failed else max(runs, key=lambda r: r["eps"] or 0.0))
+    best["contender"] = name
+    best["eps_rounds"] = [r["measured_eps"] for r in runs]
+    return best
 
 
 def guarded(identity: dict[str, Any], fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -75,7 +75,8 @@ def throughput(
     ok = not problems
     eps = outcome.throughput()
     return {
-        "contender": label,
+        "contender": name,
+        "run": label,
         "records": count,
         "eps": round(eps, 1) if ok and eps else None,
         "measured_eps": round(eps, 1) if eps else None,

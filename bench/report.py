@@ -26,8 +26,11 @@ def print_tables(console: Console, results: dict[str, Any]) -> None:
         f"[bold]kflow bench[/] {results['run_id']} ({results['mode']}): {env['cpus']} CPUs, "
         f"load average {env['load_before']} before, {env['load_after']} after"
     )
-    t = Table(title=f"Throughput ({results['throughput_records']:,} pre-produced orders)")
-    for col in ("contender", "records", "events/s", "x naive", "CPU s / 1k", "CPU total s"):
+    t = Table(
+        title=f"Throughput ({results['throughput_records']:,} pre-produced orders, "
+        f"best of {results['throughput_rounds']} rounds)"
+    )
+    for col in ("contender", "records", "events/s", "rounds", "x naive", "CPU s / 1k"):
         t.add_column(col, justify="right" if col != "contender" else "left")
     t.add_column("peak RSS MB", justify="right")
     t.add_column("verified")
@@ -38,9 +41,9 @@ def print_tables(console: Console, results: dict[str, Any]) -> None:
             r["contender"],
             f"{r['records']:,}",
             _fmt(r["eps"] if r["verified"] else r["measured_eps"]),
+            " ".join(_fmt(x, 0) for x in r.get("eps_rounds", [])),
             _fmt(ratio, 2),
             _fmt(r["cpu_s_per_1000"], 3),
-            _fmt(r["cpu_total_s"], 2),
             _fmt(r["peak_rss_mb"]),
             "yes" if r["verified"] else f"[red]NO: {'; '.join(r['problems'])}[/]",
         )
