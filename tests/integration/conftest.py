@@ -122,3 +122,11 @@ def keyspace_name(unique_name: Callable[[str], str]) -> str:
 @pytest.fixture
 def collection_name(unique_name: Callable[[str], str]) -> str:
     return unique_name("coll")
+
+
+@pytest.fixture(scope="session")
+def seeded_products(cassandra_hosts: list[str], cassandra_port: int) -> None:
+    """``kestra.products`` holds the 20 products of data/products.csv (``kflow seed products``)."""
+    from run_support import seed_products
+
+    seed_products(cassandra_hosts[0], cassandra_port)

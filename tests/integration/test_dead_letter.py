@@ -25,6 +25,7 @@ def consume_all(bootstrap: str, topic: str, count: int, deadline_s: float = 60) 
 
 
 def test_failed_records_go_to_the_dead_letter_topic_and_can_be_replayed(
+    seeded_products: None,
     kafka_bootstrap: str,
     mongo_uri: str,
     topic_name: str,

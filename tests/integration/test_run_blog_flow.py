@@ -18,15 +18,14 @@ from run_support import (
     orders,
     produce,
     products,
-    seed_products,
 )
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def seeded(cassandra_hosts: list[str], cassandra_port: int) -> None:
-    seed_products(cassandra_hosts[0], cassandra_port)
+@pytest.fixture(autouse=True)
+def seeded(seeded_products: None) -> None:
+    """Every test here reads the products."""
 
 
 @pytest.fixture

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer
 from pymongo import MongoClient
-from run_support import REPO, kflow_run, order_records, orders, produce, seed_products
+from run_support import REPO, kflow_run, order_records, orders, produce
 
 SAMPLES = REPO / "samples"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def seeded(cassandra_hosts: list[str], cassandra_port: int) -> None:
-    seed_products(cassandra_hosts[0], cassandra_port)
+@pytest.fixture(autouse=True)
+def seeded(seeded_products: None) -> None:
+    """Every test here reads the products."""
 
 
 @pytest.fixture
