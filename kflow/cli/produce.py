@@ -173,6 +173,7 @@ def _run(
     if result.first_error:
         typer.echo(f"first failure: {result.first_error}", err=True)
     if result.interrupted:
+        typer.echo("interrupted: stopped sending; every event sent was awaited", err=True)
         raise typer.Exit(130)
     if result.failed:
         raise typer.Exit(1)
