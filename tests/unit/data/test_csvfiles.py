@@ -113,3 +113,18 @@ def test_the_committed_files_are_valid() -> None:
     data = Path(__file__).resolve().parents[3] / "data"
     assert len(read_products(data / "products.csv")) == 20
     assert len(read_orders(data / "orders.csv")) == 100
+
+
+def test_a_file_that_is_not_utf8_is_a_data_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes((HEADER + "1,café,Books,x\n").encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1\.csv: not UTF-8 text"):
+        read_products(path)
+
+
+def test_a_malformed_quoted_field_names_its_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEADER + '1,a,b,c\n2,"bad"quote,b,c\n')
+    with pytest.raises(CsvError) as caught:
+        read_products(path)
+    assert [p.line for p in caught.value.problems] == [3]
+    assert caught.value.problems[0].message.startswith("unreadable row: ")
