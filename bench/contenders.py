@@ -40,6 +40,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CPU_SAMPLE_EVERY = 200  # lines
 
 KFLOW_NAMES = ("kflow", "kflow-plain")
+STATES = {"SUCCESS", "WARNING", "FAILED", "KILLED", "SKIPPED", "RUNNING", "CREATED", "RETRYING"}
 BASELINES = {"naive": "baseline_naive.py", "optimized": "baseline_optimized.py"}
 
 
@@ -207,7 +208,7 @@ class Contender:
                 self._json_line(line)
             elif self.name == "kflow-plain":
                 state = line.split(" ", 1)[0]
-                if state and not line.startswith(" "):
+                if state in STATES:
                     o.states[state] = o.states.get(state, 0) + 1
                     if o.count < o.target:
                         o.done.append((-1, -1, 0, arrived_ms))

@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "load_before": [round(x, 2) for x in os.getloadavg()],
             "python": sys.version.split()[0],
+            **stack.source_state(),
         },
     }
     topic = f"bench_{rid}_throughput"
@@ -214,7 +215,8 @@ def profile(
         "raw": str(raw.relative_to(stack.REPO)),
         "samples": prof.samples,
         "self_top": prof.self_top,
-        "inclusive_top": prof.inclusive_top,
+        "kflow_inclusive": prof.kflow_inclusive,
+        "packages": prof.packages,
         "threads": prof.threads,
         "run": row,
     }

@@ -197,26 +197,47 @@ _FRAME = re.compile(r"^(.*) \((.*?)(?::\d+)?\)$")
 class Profile:
     samples: int
     self_top: list[tuple[str, float]]
-    inclusive_top: list[tuple[str, float]]
+    kflow_inclusive: list[tuple[str, float]]
+    packages: list[tuple[str, float]]
     threads: list[tuple[str, float]]
 
 
-def _short(frame: str) -> str:
+# Frames that only wrap everything below them (the CLI, the event loop, thread start).
+_WRAPPERS = ("kflow/cli/", "kflow/run/session.py", "kflow/__main__", "(kflow)")
+
+
+def _split(frame: str) -> tuple[str, str]:
     m = _FRAME.match(frame)
     if not m:
-        return frame
+        return frame, ""
     func, path = m.groups()
     for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
         if marker in path:
             path = path.split(marker, 1)[1]
             break
-    return f"{func} ({path})"
+    return func, path
+
+
+def _package(path: str) -> str:
+    if path.startswith("kflow/"):
+        parts = path.split("/")
+        return "/".join(parts[:2]) if len(parts) > 2 else "kflow"
+    head = path.split("/", 1)[0]
+    return head.removesuffix(".py") if head else "?"
 
 
 def read_profile(raw: Path, top: int = 20) -> Profile:
-    """Self and inclusive shares of samples per function, from py-spy's raw output."""
+    """Shares of samples from py-spy's raw output (``--threads``).
+
+    - ``self_top``: functions where the sample was taken (compiled code, such as the
+      Cassandra driver's Cython modules, counts in the Python function calling it);
+    - ``kflow_inclusive``: kflow functions with everything they call;
+    - ``packages``: self samples by package (``kflow/<subpackage>``, library, stdlib module);
+    - ``threads``: samples per thread.
+    """
     self_counts: Counter[str] = Counter()
     incl: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     threads: Counter[str] = Counter()
     total = 0
     for line in raw.read_text(errors="replace").splitlines():
@@ -226,19 +247,27 @@ def read_profile(raw: Path, top: int = 20) -> Profile:
         stack_text, n = m.group(1), int(m.group(2))
         frames = stack_text.split(";")
         if frames and frames[0].startswith(("thread ", "process ")):
-            threads[frames[0]] += n
+            threads[re.sub(r"\(\d+\)", "", frames[0]).replace("  ", " ")] += n
             frames = [f for f in frames if not f.startswith(("thread ", "process "))]
         if not frames:
             continue
         total += n
-        self_counts[_short(frames[-1])] += n
-        for name in {_short(f) for f in frames}:
+        func, path = _split(frames[-1])
+        self_counts[f"{func} ({path})"] += n
+        packages[_package(path)] += n
+        seen = set()
+        for frame in frames:
+            func, path = _split(frame)
+            name = f"{func} ({path})"
+            if path.startswith("kflow/") and not any(w in name for w in _WRAPPERS):
+                seen.add(name)
+        for name in seen:
             incl[name] += n
 
-    def share(c: Counter[str]) -> list[tuple[str, float]]:
-        return [(k, round(100 * v / total, 1)) for k, v in c.most_common(top)] if total else []
+    def share(c: Counter[str], k: int = top) -> list[tuple[str, float]]:
+        return [(key, round(100 * v / total, 1)) for key, v in c.most_common(k)] if total else []
 
-    return Profile(total, share(self_counts), share(incl), share(threads)[:10])
+    return Profile(total, share(self_counts), share(incl), share(packages, 15), share(threads, 10))
 
 
 def pyspy_path() -> str | None:

@@ -24,7 +24,9 @@ def print_tables(console: Console, results: dict[str, Any]) -> None:
     env = results["environment"]
     console.print(
         f"[bold]kflow bench[/] {results['run_id']} ({results['mode']}): {env['cpus']} CPUs, "
-        f"load average {env['load_before']} before, {env['load_after']} after"
+        f"load average {env['load_before']} before, {env['load_after']} after; "
+        f"commit {env.get('commit')}"
+        + (" with uncommitted changes in kflow/" if env.get("kflow_changes") else "")
     )
     t = Table(
         title=f"Throughput ({results['throughput_records']:,} pre-produced orders, "
@@ -78,8 +80,11 @@ def print_tables(console: Console, results: dict[str, Any]) -> None:
         )
         for name, pct in prof["self_top"][:15]:
             console.print(f"  {pct:5.1f}%  {name}")
-        console.print("  inclusive:")
-        for name, pct in prof["inclusive_top"][:20]:
+        console.print("  kflow functions, inclusive:")
+        for name, pct in prof["kflow_inclusive"][:15]:
+            console.print(f"  {pct:5.1f}%  {name}")
+        console.print("  self time by package:")
+        for name, pct in prof["packages"][:12]:
             console.print(f"  {pct:5.1f}%  {name}")
         console.print("  threads:")
         for name, pct in prof["threads"]:

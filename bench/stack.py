@@ -32,6 +32,19 @@ def run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"_{os.getpid()}"
 
 
+def source_state() -> dict[str, Any]:
+    """The commit measured, and whether kflow/ had uncommitted changes at the time."""
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+        return proc.stdout.strip() if proc.returncode == 0 else "?"
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "kflow_changes": git("status", "--porcelain", "kflow"),
+    }
+
+
 def flow_copy(directory: Path, collection: str) -> Path:
     """The blog flow writing to ``DATABASE.collection`` (everything else unchanged)."""
     text = BLOG_FLOW.read_text(encoding="utf-8")
