@@ -63,11 +63,17 @@ def wait_until(
 # orders --------------------------------------------------------------------------------
 
 
-def order(prefix: str, i: int) -> dict[str, str]:
-    """Order number ``i`` of a test: a unique id, a product of the catalogue, string values."""
+def order(prefix: str, i: int, padding: int = 0) -> dict[str, str]:
+    """Order number ``i`` of a test: a unique id, a product of the catalogue, string values.
+
+    ``padding`` adds a ``note`` of that many characters (flows ignore it; it makes records
+    big enough for memory growth to be measurable).
+    """
     quantity = 1 + i % 3
     price = 10 + (i % 97) + 0.25
+    extra = {"note": "n" * padding} if padding else {}
     return {
+        **extra,
         "order_id": f"{prefix}-{i}",
         "customer_name": f"Customer {i}",
         "customer_email": f"c{i}@example.org",
@@ -117,6 +123,7 @@ class PacedProducer:
     rate: float
     prefix: str
     retries: int = 0
+    padding: int = 0
     acked: int = 0
     sent: int = 0
     errors: list[str] = field(default_factory=list)
@@ -158,7 +165,7 @@ class PacedProducer:
                 delay = due - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)  # pacing, not synchronisation
-                row = order(self.prefix, i)
+                row = order(self.prefix, i, self.padding)
                 future = producer.send(self.topic, key=row["order_id"].encode(), value=encoded(row))
                 future.add_callback(self._ok)
                 future.add_errback(self._fail)
