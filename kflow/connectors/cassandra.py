@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple
@@ -46,8 +47,12 @@ class _SessionKey(NamedTuple):
     application_name: str | None
 
 
+RECONNECT_AFTER_S = 1.0
+"""After a failed connection, callers get the same error without a new attempt for this long."""
+
 _lock = threading.Lock()
 _sessions: dict[_SessionKey, tuple[Cluster, Session]] = {}
+_failures: dict[_SessionKey, tuple[float, CassandraError]] = {}
 
 
 def format_endpoints(endpoints: Sequence[tuple[str, int]]) -> str:
@@ -87,7 +92,17 @@ def cassandra_session(
         cached = _sessions.get(key)
         if cached is not None and not cached[0].is_shutdown:
             return cached[1]
-        cluster, session = _connect(key)
+        failed = _failures.get(key)
+        if failed is not None and time.monotonic() - failed[0] < RECONNECT_AFTER_S:
+            # Cassandra just refused us: fail fast instead of every caller waiting out a
+            # connect timeout of its own (a stampede during an outage).
+            raise CassandraError(str(failed[1]), address=failed[1].address)
+        try:
+            cluster, session = _connect(key)
+        except CassandraError as exc:
+            _failures[key] = (time.monotonic(), exc)
+            raise
+        _failures.pop(key, None)
         _sessions[key] = (cluster, session)
         return session
 

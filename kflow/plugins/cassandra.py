@@ -98,7 +98,10 @@ class Query(TaskRunner):
         return self._profile
 
     async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
-        session, address = self._session(ctx)
+        if self._static is not None:
+            session, address = self._static
+        else:  # connecting blocks: never on the event loop
+            session, address = await ctx.in_thread(self._session, ctx)
         if id(session) not in self._prepared:
             await ctx.in_thread(self._prepare, session, address)
         prepared = self._prepared[id(session)]
