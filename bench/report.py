@@ -30,7 +30,7 @@ def print_tables(console: Console, results: dict[str, Any]) -> None:
     )
     t = Table(
         title=f"Throughput ({results['throughput_records']:,} pre-produced orders, "
-        f"best of {results['throughput_rounds']} rounds)"
+        f"best of {results['rounds']} rounds)"
     )
     for col in ("contender", "records", "events/s", "rounds", "x naive", "CPU s / 1k"):
         t.add_column(col, justify="right" if col != "contender" else "left")
@@ -50,6 +50,9 @@ def print_tables(console: Console, results: dict[str, Any]) -> None:
             "yes" if r["verified"] else f"[red]NO: {'; '.join(r['problems'])}[/]",
         )
     console.print(t)
+    for r in results["throughput"]:
+        for failure in r.get("failed_rounds", []):
+            console.print(f"[yellow]round without a result[/] {failure[:400]}")
 
     lt = Table(title="Latency: Kafka record timestamp -> document stored / execution finished")
     for col in ("rate/s", "contender", "records", "p50 ms", "p95 ms", "p99 ms", "max ms", "note"):

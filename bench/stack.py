@@ -189,6 +189,31 @@ def seed_products() -> None:
         raise RuntimeError(f"kflow seed products failed: {proc.stderr[-1000:]}")
 
 
+def ensure_ready(timeout: float = 120.0) -> None:
+    """Wait until Cassandra serves the products (seeding them again if they are gone) and
+    MongoDB answers: the stack is shared, and others may restart or wipe it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        problem: Exception | None = None
+        try:
+            if products():
+                db = mongo_db()
+                try:
+                    db.command("ping")
+                    return
+                finally:
+                    db.client.close()
+        except Exception as exc:
+            problem = exc
+        try:
+            seed_products()
+        except Exception as exc:
+            problem = exc
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the stack is not ready after {timeout:.0f} s: {problem}")
+        time.sleep(1)
+
+
 def products() -> dict[str, dict[str, str]]:
     """The Cassandra products table, by product id, every value as text."""
     from cassandra.cluster import Cluster
