@@ -47,6 +47,9 @@ class _SessionKey(NamedTuple):
     application_name: str | None
 
 
+MAX_RECONNECT_DELAY_S = 4.0
+"""Longest wait between the driver's attempts to reconnect to a node that went away."""
+
 RECONNECT_AFTER_S = 1.0
 """After a failed connection, callers get the same error without a new attempt for this long."""
 
@@ -110,7 +113,11 @@ def cassandra_session(
 def _connect(key: _SessionKey) -> tuple[Cluster, Session]:
     from cassandra.auth import PlainTextAuthProvider
     from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
-    from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+    from cassandra.policies import (
+        DCAwareRoundRobinPolicy,
+        ExponentialReconnectionPolicy,
+        TokenAwarePolicy,
+    )
 
     address = format_endpoints(key.endpoints)
     auth = None
@@ -131,6 +138,8 @@ def _connect(key: _SessionKey) -> tuple[Cluster, Session]:
             control_connection_timeout=CONNECT_TIMEOUT_S,
             application_name=key.application_name or "kflow",
             monitor_reporting_enabled=False,
+            # Back within seconds of an outage's end (the driver's default waits up to 10 min).
+            reconnection_policy=ExponentialReconnectionPolicy(0.5, MAX_RECONNECT_DELAY_S),
         )
         try:
             session = cluster.connect()
