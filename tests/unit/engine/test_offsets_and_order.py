@@ -70,3 +70,13 @@ def test_retry_delays() -> None:
     assert next_delay(bounded, 2, 2.5) is None
     rnd = RetryPolicy(RetryType.RANDOM, max_attempts=5, min_interval=1.0, max_interval=2.0)
     assert all(1.0 <= (next_delay(rnd, 1, 0) or 0) <= 2.0 for _ in range(50))
+
+
+def test_ids_are_22_base62_characters_and_unique() -> None:
+    import re
+
+    from kflow.engine.ids import new_id
+
+    ids = {new_id() for _ in range(20_000)}
+    assert len(ids) == 20_000
+    assert all(re.fullmatch(r"[0-9A-Za-z]{22}", i) for i in ids)
