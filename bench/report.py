@@ -107,17 +107,21 @@ def chart(results: dict[str, Any], path: Path) -> Path | None:
         return None
     fig, ax = plt.subplots(figsize=(8, 5))
     for name, color in COLORS.items():
-        rows = [
-            r for r in results["latency"] if r["contender"] == name and r.get("p50_ms") is not None
-        ]
-        if not rows:
+        rows = [r for r in results["latency"] if r["contender"] == name]
+        if not any(r.get("p50_ms") is not None for r in rows):
             continue
-        rates = [r["rate"] for r in rows]
-        ax.plot(rates, [r["p50_ms"] for r in rows], "-o", color=color, label=f"{name} p50")
-        ax.plot(rates, [r["p99_ms"] for r in rows], "--o", color=color, label=f"{name} p99")
+        rates = [r["rate"] for r in rows]  # a rate without a figure leaves a gap
+        p50 = [r.get("p50_ms") if r.get("p50_ms") is not None else float("nan") for r in rows]
+        p99 = [r.get("p99_ms") if r.get("p99_ms") is not None else float("nan") for r in rows]
+        ax.plot(rates, p50, "-o", color=color, label=f"{name} p50")
+        ax.plot(rates, p99, "--o", color=color, label=f"{name} p99")
         for r in rows:
+            if r.get("p50_ms") is None:
+                continue
             if r.get("saturated"):
                 ax.annotate("over capacity", (r["rate"], r["p99_ms"]), fontsize=7, color=color)
+    ax.plot([200], [10], "kx", label="goal p50 (200/s)")
+    ax.plot([200], [50], "k+", markersize=10, label="goal p99 (200/s)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("produce rate (events/s)")
