@@ -32,14 +32,14 @@ def check_sites(
         text = site.node.value
         if not isinstance(text, str):
             continue
-        problems: list[Diagnostic] = []
-        if expr.is_templated(text):
-            problems = _located(expr.check_template(text), site, text, path, source, "template")
-        if not problems and site.kind == "document":
-            problems = _located(expr.check_document(text), site, text, path, source, "document")
-        if not problems and site.kind == "cql":
-            problems = _located(expr.check_cql(text), site, text, path, source, "cql")
-        out.extend(problems)
+        # check_document and check_cql include the template's own problems: one call
+        # reports everything wrong with the string at once.
+        if site.kind == "document":
+            out.extend(_located(expr.check_document(text), site, text, path, source, "document"))
+        elif site.kind == "cql":
+            out.extend(_located(expr.check_cql(text), site, text, path, source, "cql"))
+        elif expr.is_templated(text):
+            out.extend(_located(expr.check_template(text), site, text, path, source, "template"))
         for ref in sorted(expr.referenced_outputs(text)):
             message = _reference_problem(ref, site, known, known_set)
             if message is None:
