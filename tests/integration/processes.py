@@ -235,9 +235,18 @@ def end_offsets(bootstrap: str, topic: str) -> dict[tuple[str, int], int]:
 
 
 class KflowProcess:
-    """``python -m kflow run FLOW --json ARGS`` running in the background."""
+    """``python -m kflow run FLOW --json ARGS`` running in the background (plain lines
+    instead of JSON with ``json_output=False``)."""
 
-    def __init__(self, flow: Path, args: list[str], workdir: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        flow: Path,
+        args: list[str],
+        workdir: Path,
+        env: dict[str, str],
+        *,
+        json_output: bool = True,
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         n = len(list(workdir.glob("stdout-*.jsonl")))
         self.stdout_path = workdir / f"stdout-{n}.jsonl"
@@ -245,7 +254,7 @@ class KflowProcess:
         self._out = self.stdout_path.open("wb")
         self._err = self.stderr_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kflow", "run", str(flow), "--json", *args],
+            [sys.executable, "-m", "kflow", "run", str(flow), *(["--json"] * json_output), *args],
             stdout=self._out,
             stderr=self._err,
             stdin=subprocess.DEVNULL,
@@ -323,9 +332,9 @@ def run_args(bootstrap: str, topic: str, group: str, *extra: str) -> list[str]:
 
 @contextlib.contextmanager
 def running(
-    flow: Path, args: list[str], workdir: Path, env: dict[str, str]
+    flow: Path, args: list[str], workdir: Path, env: dict[str, str], *, json_output: bool = True
 ) -> Iterator[KflowProcess]:
-    process = KflowProcess(flow, args, workdir, env)
+    process = KflowProcess(flow, args, workdir, env, json_output=json_output)
     try:
         yield process
     finally:
