@@ -209,3 +209,67 @@ def test_outage_retrying_flow_recovers_plain_flow_dead_letters(
         assert not r_failed, f"{len(r_failed)} FAILED despite retries: {r_failed[:2]}"
         assert set(r_ids) == expected
         assert consume_all(kafka_bootstrap, failed_topic, 0, deadline_s=3) == []
+
+
+@pytest.mark.slow
+def test_kafka_broker_restart_the_trigger_reconnects_and_skips_nothing(
+    kafka_bootstrap: str,
+    mongo_uri: str,
+    unique_name: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    orders_count, rate = 4_000, 200.0
+    topic, group, prefix = unique_name("orders"), unique_name("g"), unique_name("o")
+    create_topic(kafka_bootstrap, topic, partitions=3)
+    database = unique_name("db")
+    flow = sample_flow(
+        tmp_path,
+        "get_detailed_order.yaml",
+        {'database: "kestra"': f"database: {database}", '"detailed_orders"': "detailed"},
+    )
+    env = {"ENV_MONGO_URI": mongo_uri}
+
+    with fresh_database(mongo_uri, database) as db:
+        docs = db["detailed"]
+        producer = PacedProducer(kafka_bootstrap, topic, orders_count, rate, prefix, retries=20)
+        try:
+            with running(flow, run_args(kafka_bootstrap, topic, group), tmp_path / "k", env) as k:
+                producer.start()
+                wait_until(
+                    docs.estimated_document_count,
+                    lambda n: n >= 500,
+                    timeout=120,
+                    what="orders stored before the broker restart",
+                )
+                restart_start = time.monotonic()
+                with outage("kafka"):
+                    assert k.alive
+                restart_seconds = time.monotonic() - restart_start
+                stored_at_restart = docs.count_documents({})
+                producer.join(timeout=300)
+                wait_until(
+                    all_committed(kafka_bootstrap, topic, group),
+                    bool,
+                    timeout=240,
+                    what="every record committed after the broker restart",
+                    every=1.0,
+                )
+                assert k.alive, k.stderr()[-2000:]
+                k.sigterm()
+                assert k.wait(60) == 0, k.stderr()[-2000:]
+        finally:
+            producer.abort()
+
+        executions = k.executions()
+        states = Counter(e["state"] for e in executions)
+        ids = ids_in(docs)
+        print(
+            f"\n[outage/kafka] restart took {restart_seconds:.0f} s (stored before: "
+            f"{stored_at_restart}); sent {orders_count}, executions {dict(states)}, "
+            f"documents {sum(ids.values())}, duplicates {sum(ids.values()) - orders_count}",
+            file=sys.stderr,
+        )
+        assert set(states) == {"SUCCESS"}
+        assert set(ids) == {order(prefix, i)["order_id"] for i in range(orders_count)}
+        coordinates = {(e["trigger"]["partition"], e["trigger"]["offset"]) for e in executions}
+        assert len(coordinates) == orders_count  # no record skipped
