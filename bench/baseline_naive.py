@@ -16,6 +16,7 @@ import argparse
 import json
 import signal
 from pathlib import Path
+from typing import Any
 
 from cassandra.cluster import Cluster
 from kafka import KafkaConsumer, TopicPartition
@@ -37,7 +38,7 @@ def main() -> None:
 
     cluster = Cluster([args.cassandra_host], port=9042)
     session = cluster.connect()
-    mongo = MongoClient(args.mongo_uri)
+    mongo: MongoClient[dict[str, Any]] = MongoClient(args.mongo_uri)
     collection = mongo[args.database][args.collection]
     consumer = KafkaConsumer(
         args.topic,

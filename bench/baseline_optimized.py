@@ -72,7 +72,7 @@ def main() -> None:
     cluster = Cluster([args.cassandra_host], port=9042)
     session = cluster.connect()
     lookup = session.prepare(LOOKUP)
-    mongo = MongoClient(args.mongo_uri)
+    mongo: MongoClient[dict[str, Any]] = MongoClient(args.mongo_uri)
     collection = mongo[args.database][args.collection]
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mongo-writer")
     consumer = KafkaConsumer(

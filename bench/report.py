@@ -165,7 +165,7 @@ def last_line(results: dict[str, Any]) -> str:
         }
         for name in ("naive", "optimized")
     }
-    kflow_row = next(
+    kflow_row: dict[str, Any] = next(
         (r for r in results["throughput"] if r["contender"] == results["kflow_figure"]), {}
     )
     summary = {

@@ -231,7 +231,11 @@ def main() -> int:
         f"\nsent {producer.sent} (failed sends {producer.failed}), finished {executions.finished}"
         f" {dict(executions.states)}, stored {stored}, in {time.monotonic() - start:.0f} s"
     )
-    print(f"RSS start {rss_start:.1f} MiB, end {rss_end:.1f} MiB")
+    warm = rows[0][6] if rows else float("nan")
+    print(
+        f"RSS at launch {rss_start:.1f} MiB, after the first interval {warm:.1f} MiB, "
+        f"end {rss_end:.1f} MiB"
+    )
     print(
         f"latency ms: p50 {percentile(lat, 0.5):.1f}, p95 {percentile(lat, 0.95):.1f}, "
         f"p99 {percentile(lat, 0.99):.1f}, max {max(lat, default=float('nan')):.1f}"
