@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TextIO
 
 from kflow.connectors.masking import mask
@@ -32,29 +33,45 @@ def plain_line(execution: Execution) -> str:
     return mask(line)
 
 
-class PlainWriter:
+class _ThrottledLines:
+    """Writes lines, flushing at most every ``FLUSH_EVERY_S`` (a flush per line is a
+    system call per execution); ``close`` flushes what is left."""
+
+    FLUSH_EVERY_S = 0.1
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._flushed = 0.0
+
+    def write_line(self, line: str) -> None:
+        self.out.write(line + "\n")
+        now = time.monotonic()
+        if now - self._flushed >= self.FLUSH_EVERY_S:
+            self.out.flush()
+            self._flushed = now
+
+    def close(self) -> None:
+        self.out.flush()
+
+
+class PlainWriter(_ThrottledLines):
     """One line per finished execution, and log lines of tasks, for pipes and files."""
 
     def __init__(self, out: TextIO, *, logs: bool = True) -> None:
-        self.out = out
+        super().__init__(out)
         self.logs = logs
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, ExecutionFinished):
-            self.out.write(plain_line(event.execution) + "\n")
-            self.out.flush()
+            self.write_line(plain_line(event.execution))
         elif isinstance(event, LogEmitted) and self.logs:
             e = event.entry
-            self.out.write(mask(f"  {e.level:<5} {event.execution.id} {e.task_id}: {e.message}\n"))
+            self.write_line(mask(f"  {e.level:<5} {event.execution.id} {e.task_id}: {e.message}"))
 
 
-class JsonWriter:
+class JsonWriter(_ThrottledLines):
     """One JSON object per finished execution (``kflow run --json``)."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, ExecutionFinished):
-            self.out.write(execution_json(event.execution) + "\n")
-            self.out.flush()
+            self.write_line(execution_json(event.execution))

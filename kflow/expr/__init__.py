@@ -28,6 +28,7 @@ from .templates import (
     check_template,
     compile_template,
     is_templated,
+    referenced_names,
     referenced_outputs,
 )
 from .values import CompiledValue, compile_value, render_value
@@ -49,6 +50,7 @@ __all__ = [
     "compile_value",
     "envs_from_environ",
     "is_templated",
+    "referenced_names",
     "referenced_outputs",
     "render_value",
     "secret_values_seen",

@@ -375,6 +375,19 @@ def translate_or_none(source: str) -> Translation | None:
         return None
 
 
+def referenced_names(source: str) -> set[str] | None:
+    """Root names a template reads (variables and functions), or None when unreadable."""
+    if not is_templated(source):
+        return set()
+    try:
+        translation = translate(source, _FILTERS, _TESTS, _FUNCTIONS)
+        from jinja2 import meta
+
+        return set(meta.find_undeclared_variables(ENVIRONMENT.parse(translation.jinja)))
+    except (PebbleSyntaxError, TemplateError):
+        return None
+
+
 def referenced_outputs(source: str) -> set[str]:
     """Task ids read through ``outputs.X`` / ``outputs['x-y']`` (empty if unreadable)."""
     if not is_templated(source):

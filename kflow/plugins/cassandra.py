@@ -19,7 +19,7 @@ from kflow.expr import compile_cql, compile_value
 from kflow.flow.model import TaskDef
 from kflow.plugins.cassandra_values import from_column, to_column
 from kflow.plugins.driver_futures import settle_from_thread
-from kflow.plugins.templating import has_templates
+from kflow.plugins.templating import is_static
 
 
 def fetch_mode(props: Mapping[str, Any]) -> str:
@@ -56,7 +56,12 @@ class Query(TaskRunner):
         props = task.props
         self.cql = compile_cql(str(props["cql"]))
         self.session_conf = compile_value(props.get("session") or {})
-        self.session_templated = has_templates(props.get("session"))
+        # Connection settings that read only run-wide names are rendered once, here.
+        self._conf: dict[str, Any] | None = (
+            self.session_conf.render(engine.flow_variables)
+            if is_static(props.get("session"))
+            else None
+        )
         self.mode = fetch_mode(props)
         self._prepared: dict[int, _Prepared] = {}
         self._profile: Any = None
@@ -65,7 +70,7 @@ class Query(TaskRunner):
     def _session(self, ctx: TaskContext) -> tuple[Any, str]:
         if self._static is not None:
             return self._static
-        conf = self.session_conf.render(ctx.variables)
+        conf = self._conf if self._conf is not None else self.session_conf.render(ctx.variables)
         endpoints = _endpoints(conf)
         session = cassandra_session(
             endpoints,
@@ -75,7 +80,7 @@ class Query(TaskRunner):
             conf.get("applicationName"),
         )
         result = (session, format_endpoints(endpoints))
-        if not self.session_templated:
+        if self._conf is not None:
             self._static = result
         return result
 

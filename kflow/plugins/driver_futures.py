@@ -1,10 +1,71 @@
-"""Bridges from driver callbacks (run on driver threads) to asyncio futures."""
+"""Bridges from driver callbacks (run on driver threads) to asyncio futures.
+
+Every result crosses into the event loop through its :class:`LoopInbox`: a
+queue with at most one wake-up of the loop pending, so a burst of driver
+callbacks costs one wake-up, not one each.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
+import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any
+
+
+class LoopInbox:
+    """Thread-safe hand-off of calls to one event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._calls: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def post(self, fn: Callable[..., None], *args: Any) -> None:
+        """Have the loop call ``fn(*args)`` soon (from any thread)."""
+        with self._lock:
+            self._calls.append((fn, args))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            self._scheduled = False
+            calls = list(self._calls)
+            self._calls.clear()
+        for fn, args in calls:
+            fn(*args)
+
+
+_inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopInbox] = (
+    weakref.WeakKeyDictionary()
+)
+_inboxes_lock = threading.Lock()
+
+
+def inbox(loop: asyncio.AbstractEventLoop) -> LoopInbox:
+    with _inboxes_lock:
+        found = _inboxes.get(loop)
+        if found is None:
+            found = _inboxes[loop] = LoopInbox(loop)
+        return found
+
+
+def resolve(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    """Settle ``future`` unless it was settled or cancelled already (runs on its loop)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
 
 
 def settle_from_thread(
@@ -12,19 +73,12 @@ def settle_from_thread(
 ) -> tuple[asyncio.Future[Any], Callable[[Any], None], Callable[[BaseException], None]]:
     """A future of ``loop`` and two thread-safe callbacks that resolve or fail it."""
     future: asyncio.Future[Any] = loop.create_future()
-
-    def _ok(value: Any) -> None:
-        if not future.done():
-            future.set_result(value)
-
-    def _err(exc: BaseException) -> None:
-        if not future.done():
-            future.set_exception(exc)
+    box = inbox(loop)
 
     def ok(value: Any) -> None:
-        loop.call_soon_threadsafe(_ok, value)
+        box.post(resolve, future, value, None)
 
     def err(exc: BaseException) -> None:
-        loop.call_soon_threadsafe(_err, exc)
+        box.post(resolve, future, None, exc)
 
     return future, ok, err

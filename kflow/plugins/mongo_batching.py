@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kflow.connectors.mongodb import mongo_errors
+from kflow.plugins.driver_futures import inbox, resolve
 
 MAX_BATCH = 500
 
@@ -77,11 +78,14 @@ class InsertBatcher:
                         raise
             self.batches += 1
         except BaseException as exc:  # the whole batch failed: every execution hears why
-            for _, future, loop in batch:
-                loop.call_soon_threadsafe(_settle, future, None, exc)
+            _settle_all([(future, loop, None, exc) for _, future, loop in batch])
             return
-        for index, (doc, future, loop) in enumerate(batch):
-            loop.call_soon_threadsafe(_settle, future, doc.get("_id"), failed.get(index))
+        _settle_all(
+            [
+                (future, loop, doc.get("_id"), failed.get(index))
+                for index, (doc, future, loop) in enumerate(batch)
+            ]
+        )
 
 
 def _write_error(error: dict[str, Any], address: str) -> BaseException:
@@ -93,10 +97,17 @@ def _write_error(error: dict[str, Any], address: str) -> BaseException:
     return MongoError(f"MongoDB at {address} refused the document ({kind}): {message}")
 
 
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
+def _settle_all(
+    results: list[tuple[asyncio.Future[Any], asyncio.AbstractEventLoop, Any, BaseException | None]],
+) -> None:
+    """Hand a whole batch's results to their loops: one wake-up per loop, not per document."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, Any]]] = {}
+    for future, loop, value, error in results:
+        by_loop.setdefault(loop, []).append((future, value, error))
+    for loop, items in by_loop.items():
+        inbox(loop).post(_resolve_many, items)
+
+
+def _resolve_many(items: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, value, error in items:
+        resolve(future, value, error)

@@ -17,7 +17,7 @@ from kflow.errors import TaskError
 from kflow.expr import compile_document, compile_value
 from kflow.flow.model import TaskDef
 from kflow.plugins.mongo_batching import InsertBatcher
-from kflow.plugins.templating import has_templates
+from kflow.plugins.templating import is_static
 
 
 def json_friendly(value: Any) -> Any:
@@ -47,17 +47,20 @@ class _MongoTask(TaskRunner):
             "collection": props.get("collection"),
         }
         self._target = compile_value(target)
-        self._templated = has_templates(target)
         self._static: tuple[Any, str] | None = None
+        if is_static(target):  # the usual case: connect once, on the first execution
+            self._rendered: dict[str, Any] | None = self._target.render(engine.flow_variables)
+        else:
+            self._rendered = None
 
     def collection(self, ctx: TaskContext) -> tuple[Any, str]:
         if self._static is not None:
             return self._static
-        target = self._target.render(ctx.variables)
+        target = self._rendered or self._target.render(ctx.variables)
         uri = str(target["uri"])
         client = mongo_client(uri)
         result = (client[str(target["database"])][str(target["collection"])], mask_uri(uri))
-        if not self._templated:
+        if self._rendered is not None:
             self._static = result
         return result
 

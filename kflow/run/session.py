@@ -17,6 +17,8 @@ from kflow.flow.model import Flow, TriggerDef
 from kflow.run.connections import close_connections
 
 REALTIME = "kflow.plugins.kafka_trigger:RealtimeTrigger"
+TASK_THREADS = 8
+"""Threads for blocking driver calls; most task I/O is asynchronous or batched already."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,9 @@ class _Views:
         self.live: Any = None
         self.status: TriggerStatus | None = None
         self.service: FlowService | None = None
+        self.writer: JsonWriter | PlainWriter | None = None
         if options.json_output:
-            bus.subscribe(JsonWriter(sys.stdout))
+            self.writer = JsonWriter(sys.stdout)
         elif sys.stdout.isatty():
             from rich.console import Console
 
@@ -82,7 +85,9 @@ class _Views:
 
             self.live = LiveView(Console(), self.stats, self._status, f"kflow run {flow.ref}")
         else:
-            bus.subscribe(PlainWriter(sys.stdout))
+            self.writer = PlainWriter(sys.stdout)
+        if self.writer is not None:
+            bus.subscribe(self.writer)
 
     def _status(self) -> TriggerStatus | None:
         return self.service.status() if self.service is not None else None
@@ -116,7 +121,7 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
     trigger = _with_overrides(realtime_trigger(flow), options)
     bus = EventBus()
     views = _Views(flow, options, bus)
-    runner = FlowRunner(flow, bus, threads=min(32, options.concurrency))
+    runner = FlowRunner(flow, bus, threads=TASK_THREADS)
 
     async def main() -> RunSummary:
         from kflow.plugins.kafka_trigger import RealtimeTrigger
@@ -160,6 +165,8 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
             summary = asyncio.run(main())
     finally:
         close_connections()
+        if views.writer is not None:
+            views.writer.close()
     print(_summary_line(summary), file=sys.stderr)
     return 130 if summary.stopped_by == "killed" else 0
 
@@ -190,8 +197,9 @@ def run_event(flow: Flow, event: str, key: str | None, options: RunOptions) -> i
     from kflow.console.writers import JsonWriter, PlainWriter
 
     bus = EventBus()
-    bus.subscribe(JsonWriter(sys.stdout) if options.json_output else PlainWriter(sys.stdout))
-    runner = FlowRunner(flow, bus)
+    writer = JsonWriter(sys.stdout) if options.json_output else PlainWriter(sys.stdout)
+    bus.subscribe(writer)
+    runner = FlowRunner(flow, bus, threads=TASK_THREADS)
 
     async def main() -> str:
         try:
@@ -204,4 +212,5 @@ def run_event(flow: Flow, event: str, key: str | None, options: RunOptions) -> i
         state = asyncio.run(main())
     finally:
         close_connections()
+        writer.close()
     return 0 if state in ("SUCCESS", "WARNING") else 1
