@@ -1,3 +1,3 @@
-from kflow.cli.app import main
+from kflow.cli.entry import main
 
 main()

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import typer
 
 from kflow.cli import produce, run, schema, seed, validate
-from kflow.errors import KflowError
 
 app = typer.Typer(
     name="kflow",
@@ -29,13 +25,7 @@ app.add_typer(produce_app, name="produce")
 
 
 def main() -> None:
-    """Entry point: runs the app and turns kflow errors into one clear line."""
-    try:
-        app()
-    except KflowError as exc:
-        if os.environ.get("KFLOW_DEBUG") == "1":
-            raise
-        from kflow.connectors.masking import mask
+    """Entry point (kept for ``kflow.cli.app:main``); see ``kflow.cli.entry``."""
+    from kflow.cli.entry import main as entry_main
 
-        print(mask(f"kflow: error: {exc}"), file=sys.stderr)
-        sys.exit(1)
+    entry_main()
