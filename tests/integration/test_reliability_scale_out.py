@@ -80,6 +80,8 @@ def test_two_processes_share_partitions_and_one_takes_over_after_a_kill(
                     what="both processes running executions",
                 )
                 before_kill = (partitions_of(a.executions()), partitions_of(b.executions()))
+                assert a.alive, a.stderr()[-2000:]
+                assert b.alive, b.stderr()[-2000:]  # nothing but the kill may stop it
                 b.kill9()
                 killed = b.executions()
                 ends_wait_start = a.count()
