@@ -12,6 +12,7 @@ following ones would most likely fail the same way.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -207,7 +208,10 @@ def produce_events(
                 interrupted=interrupted,
             )
     finally:
-        producer.close(timeout=5)
+        # A broker that went away mid-send makes close() time out: the counts above already
+        # say what was acknowledged, so that is not an error of its own.
+        with contextlib.suppress(Exception):
+            producer.close(timeout=5)
     report(force=True)
     return result
 
