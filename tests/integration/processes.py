@@ -435,3 +435,35 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def wait_all_committed(
+    bootstrap: str, topic: str, group: str, *, timeout: float, what: str
+) -> dict[tuple[str, int], int]:
+    """Wait until ``group`` has committed every record ``topic`` holds now.
+
+    One admin client polls the group (a client per probe leaves sockets behind when the
+    coordinator is busy rebalancing).
+    """
+    from kafka.errors import KafkaError
+
+    ends = end_offsets(bootstrap, topic)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+
+    def probe() -> dict[tuple[str, int], int]:
+        try:
+            found = admin.list_group_offsets(group).get(group, {})
+        except KafkaError:
+            return {}
+        return {(tp.topic, tp.partition): meta.offset for tp, meta in found.items()}
+
+    try:
+        return wait_until(
+            probe,
+            lambda c: all(c.get(tp, -1) >= end for tp, end in ends.items()),
+            timeout=timeout,
+            what=what,
+            every=0.5,
+        )
+    finally:
+        admin.close()

@@ -17,15 +17,14 @@ from pathlib import Path
 import pytest
 from processes import (
     PacedProducer,
-    committed_offsets,
     create_topic,
-    end_offsets,
     fresh_database,
     order,
     run_args,
     running,
     sample_flow,
     seed_products,
+    wait_all_committed,
     wait_until,
 )
 
@@ -105,13 +104,12 @@ def test_kill_9_mid_stream_then_restart_stores_every_order(
             producer.abort()
 
         with running(flow, args, tmp_path / "run", env) as second:
-            ends = end_offsets(kafka_bootstrap, topic)
-            wait_until(
-                lambda: committed_offsets(kafka_bootstrap, group),
-                lambda c: all(c.get(tp, -1) >= end for tp, end in ends.items()),
+            wait_all_committed(
+                kafka_bootstrap,
+                topic,
+                group,
                 timeout=300,
                 what="every record committed after the restart",
-                every=0.5,
             )
             second.sigterm()
             assert second.wait(60) == 0, second.stderr()[-2000:]

@@ -21,7 +21,6 @@ from processes import (
     committed_offsets,
     create_topic,
     encoded,
-    end_offsets,
     fresh_database,
     order,
     run_args,
@@ -29,6 +28,7 @@ from processes import (
     sample_flow,
     seed_products,
     send_all,
+    wait_all_committed,
     wait_until,
 )
 
@@ -100,13 +100,12 @@ def test_sigterm_under_load_finishes_commits_and_exits_0(
         assert sum(committed.values()) == len(done)  # nothing finished beyond the commit
 
         with running(flow, args, tmp_path / "run", env) as second:
-            ends = end_offsets(kafka_bootstrap, topic)
-            wait_until(
-                lambda: committed_offsets(kafka_bootstrap, group),
-                lambda c: all(c.get(tp, -1) >= end for tp, end in ends.items()),
+            wait_all_committed(
+                kafka_bootstrap,
+                topic,
+                group,
                 timeout=180,
                 what="every record committed after the restart",
-                every=0.5,
             )
             second.sigterm()
             assert second.wait(STOP_BOUND_S + 30) == 0, second.stderr()[-2000:]

@@ -31,10 +31,8 @@ import pytest
 from processes import (
     KflowProcess,
     PacedProducer,
-    committed_offsets,
     consume_all,
     create_topic,
-    end_offsets,
     fresh_database,
     order,
     outage,
@@ -43,6 +41,7 @@ from processes import (
     running,
     sample_flow,
     seed_products,
+    wait_all_committed,
     wait_until,
 )
 
@@ -79,16 +78,6 @@ def flows(tmp_path: Path, database: str, failed_topic: str) -> tuple[Path, Path]
     plain_text = plain_text.replace("id: detailed_order_with_retry", "id: plain_order")
     plain.write_text(plain_text.replace("detailed_orders_retry", "plain_orders"))
     return retrying, plain
-
-
-def all_committed(bootstrap: str, topic: str, group: str) -> Callable[[], bool]:
-    ends = end_offsets(bootstrap, topic)
-
-    def check() -> bool:
-        committed = committed_offsets(bootstrap, group)
-        return all(committed.get(tp, -1) >= end for tp, end in ends.items())
-
-    return check
 
 
 def stop_all(*processes: KflowProcess) -> None:
@@ -159,12 +148,12 @@ def test_outage_retrying_flow_recovers_plain_flow_dead_letters(
                 outage_seconds = time.monotonic() - went_down
                 producer.join()
                 for process, group in ((r, group_r), (p, group_p)):
-                    wait_until(
-                        all_committed(kafka_bootstrap, topic, group),
-                        bool,
+                    wait_all_committed(
+                        kafka_bootstrap,
+                        topic,
+                        group,
                         timeout=240,
                         what=f"every record committed by {process.stdout_path.parent.name}",
-                        every=1.0,
                     )
                 stop_all(r, p)
         finally:
@@ -251,12 +240,12 @@ def test_kafka_broker_restart_the_trigger_reconnects_and_skips_nothing(
                 restart_seconds = time.monotonic() - restart_start
                 stored_at_restart = docs.count_documents({})
                 producer.join(timeout=300)
-                wait_until(
-                    all_committed(kafka_bootstrap, topic, group),
-                    bool,
+                wait_all_committed(
+                    kafka_bootstrap,
+                    topic,
+                    group,
                     timeout=240,
                     what="every record committed after the broker restart",
-                    every=1.0,
                 )
                 assert k.alive, k.stderr()[-2000:]
                 k.sigterm()

@@ -14,15 +14,14 @@ from pathlib import Path
 import pytest
 from processes import (
     PacedProducer,
-    committed_offsets,
     create_topic,
-    end_offsets,
     fresh_database,
     order,
     run_args,
     running,
     sample_flow,
     seed_products,
+    wait_all_committed,
     wait_until,
 )
 
@@ -86,13 +85,12 @@ def test_two_processes_share_partitions_and_one_takes_over_after_a_kill(
                 killed = b.executions()
                 ends_wait_start = a.count()
                 producer.join()
-                ends = end_offsets(kafka_bootstrap, topic)
-                wait_until(
-                    lambda: committed_offsets(kafka_bootstrap, group),
-                    lambda c: all(c.get(tp, -1) >= end for tp, end in ends.items()),
+                wait_all_committed(
+                    kafka_bootstrap,
+                    topic,
+                    group,
                     timeout=300,
                     what="every record committed by the survivor",
-                    every=0.5,
                 )
                 a.sigterm()
                 assert a.wait(60) == 0, a.stderr()[-2000:]
