@@ -51,15 +51,20 @@ class RunStats:
         self.recent.append(execution)
         if len(self.recent) > self.keep_recent:
             self.recent.popleft()
-        self._ends.append(time.monotonic())
+        now = time.monotonic()
+        self._ends.append(now)
+        self._trim(now)
 
     def rate(self, now: float | None = None) -> float:
         """Executions finished per second over the last ``window`` seconds."""
         now = time.monotonic() if now is None else now
-        while self._ends and self._ends[0] < now - self.window:
-            self._ends.popleft()
+        self._trim(now)
         span = min(self.window, max(now - self.began, 1e-9))
         return len(self._ends) / span
+
+    def _trim(self, now: float) -> None:
+        while self._ends and self._ends[0] < now - self.window:
+            self._ends.popleft()
 
     def latency(self) -> tuple[float | None, float | None]:
         """p50 and p99 in ms, from record timestamp to finished execution."""

@@ -38,6 +38,7 @@ class TriggerRecord:
     raw_headers: list[tuple[str, bytes | None]] = field(default_factory=list)
     error: str | None = None
     skip: bool = False  # dropped by the trigger's header filters: no execution, offset advances
+    epoch: int = 0  # the source's assignment epoch of the partition when it was fetched
 
     def variables(self) -> dict[str, Any]:
         """The ``trigger.*`` variables of expressions."""

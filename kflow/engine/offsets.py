@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 TopicPartition = tuple[str, int]
 
 
-@dataclass
-class _PartitionOffsets:
+@dataclass(eq=False)
+class PartitionOffsets:
+    """One partition's bookkeeping; a revoke replaces it, so holders of the old one
+    (executions started before the revoke) can tell their work no longer counts."""
+
     in_flight: dict[int, None] = field(default_factory=dict)
     last_started: int = -1
     committed: int | None = None  # last position handed out for commit
@@ -27,19 +30,25 @@ class _PartitionOffsets:
 
 @dataclass
 class OffsetTracker:
-    partitions: dict[TopicPartition, _PartitionOffsets] = field(default_factory=dict)
+    partitions: dict[TopicPartition, PartitionOffsets] = field(default_factory=dict)
 
-    def started(self, tp: TopicPartition, offset: int) -> None:
-        part = self.partitions.setdefault(tp, _PartitionOffsets())
+    def started(self, tp: TopicPartition, offset: int) -> PartitionOffsets | None:
+        """Track ``offset`` as in flight; None (not tracked) when it is not past the last one
+        started, which only a redelivery after a rebalance can cause."""
+        part = self.partitions.setdefault(tp, PartitionOffsets())
         if offset <= part.last_started:
-            raise ValueError(f"offset {offset} of {tp} started after {part.last_started}")
+            return None
         part.in_flight[offset] = None
         part.last_started = offset
+        return part
 
-    def finished(self, tp: TopicPartition, offset: int) -> None:
-        part = self.partitions.get(tp)
-        if part is not None:
-            part.in_flight.pop(offset, None)
+    @staticmethod
+    def finished(part: PartitionOffsets, offset: int) -> None:
+        part.in_flight.pop(offset, None)
+
+    def holds(self, tp: TopicPartition, part: PartitionOffsets) -> bool:
+        """True while ``part`` is still the live bookkeeping of ``tp`` (not revoked since)."""
+        return self.partitions.get(tp) is part
 
     def in_flight(self) -> int:
         return sum(len(p.in_flight) for p in self.partitions.values())

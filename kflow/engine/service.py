@@ -19,7 +19,7 @@ from typing import Protocol
 
 from kflow.engine.events import TriggerStatus
 from kflow.engine.execution import Execution, TriggerRecord
-from kflow.engine.offsets import OffsetTracker, TopicPartition
+from kflow.engine.offsets import OffsetTracker, PartitionOffsets, TopicPartition
 from kflow.engine.ordering import KeyedQueue
 from kflow.engine.runner import FlowRunner
 from kflow.engine.source import RecordSource
@@ -74,6 +74,7 @@ class FlowService:
         self._tracker = OffsetTracker()
         self._lock = threading.Lock()  # the tracker is also read from the source's thread
         self._keys: KeyedQueue[TriggerRecord] = KeyedQueue()
+        self._leases: dict[int, PartitionOffsets | None] = {}
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending = 0
@@ -161,17 +162,19 @@ class FlowService:
 
     def _dispatch(self, record: TriggerRecord) -> None:
         tp = _tp(record)
+        lease: PartitionOffsets | None = None
+        if tp is not None:
+            with self._lock:
+                lease = self._tracker.started(tp, record.offset)  # type: ignore[arg-type]
+                if lease is not None and record.skip:
+                    self._tracker.finished(lease, record.offset)  # type: ignore[arg-type]
+            if lease is None:
+                return  # a redelivered record already started here: never run twice
         if record.skip:
-            if tp is not None:
-                with self._lock:
-                    self._tracker.started(tp, record.offset)  # type: ignore[arg-type]
-                    self._tracker.finished(tp, record.offset)  # type: ignore[arg-type]
             return
         self.summary.started += 1
         self._pending += 1
-        if tp is not None:
-            with self._lock:
-                self._tracker.started(tp, record.offset)  # type: ignore[arg-type]
+        self._leases[id(record)] = lease
         if self._keys.admit(_order_key(record), record):
             self._spawn(record)
 
@@ -182,8 +185,9 @@ class FlowService:
 
     async def _execute(self, record: TriggerRecord) -> None:
         tp = _tp(record)
+        lease = self._leases.pop(id(record), None)
         try:
-            if tp is not None and not self._owned(tp):
+            if tp is not None and lease is not None and not self._holds(tp, lease):
                 return  # its partition was revoked while it waited: the new owner runs it
             async with self._slots:
                 execution = await self.runner.execute(record)
@@ -191,9 +195,9 @@ class FlowService:
                 await self.dead_letter.send(execution, self._stop)
                 self.summary.dead_lettered += 1
             self._count(execution)
-            if tp is not None:
+            if lease is not None:
                 with self._lock:
-                    self._tracker.finished(tp, record.offset)  # type: ignore[arg-type]
+                    self._tracker.finished(lease, record.offset)  # type: ignore[arg-type]
         finally:
             self._pending -= 1
             nxt = self._keys.release(_order_key(record))
@@ -206,9 +210,9 @@ class FlowService:
         s.finished += 1
         s.by_state[execution.state.value] = s.by_state.get(execution.state.value, 0) + 1
 
-    def _owned(self, tp: TopicPartition) -> bool:
+    def _holds(self, tp: TopicPartition, lease: PartitionOffsets) -> bool:
         with self._lock:
-            return tp in self._tracker.partitions
+            return self._tracker.holds(tp, lease)
 
     def _revoked(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         with self._lock:

@@ -45,6 +45,8 @@ def _decode_json(data: bytes) -> Any:
         raise DataError(
             f"not JSON (line {exc.lineno} column {exc.colno}: {exc.msg}): {_preview(text)}"
         ) from exc
+    except RecursionError as exc:
+        raise DataError(f"JSON nested too deeply to read: {_preview(text)}") from exc
 
 
 def _preview(text: str) -> str:

@@ -23,7 +23,7 @@ from kflow.engine.events import PartitionStatus, TriggerStatus
 from kflow.engine.execution import TriggerRecord
 from kflow.engine.offsets import TopicPartition
 from kflow.engine.source import RecordSource
-from kflow.errors import DataError, KafkaError, KflowError
+from kflow.errors import KafkaError, KflowError
 from kflow.expr import render_value
 from kflow.flow.model import TriggerDef
 from kflow.plugins.kafka_serde import decoder
@@ -85,6 +85,10 @@ class RealtimeTrigger(RecordSource):
         self._paused = False
         self._closing = threading.Event()
         self._assigned: set[TopicPartition] = set()
+        # Bumped for a partition each time it is revoked: records fetched before a revoke
+        # are dropped, even when the partition comes back (the new owner starts at the
+        # committed offset, and so do we).
+        self._epochs: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
         self._status = TriggerStatus(self.describe(), "connecting")
         self._failure: BaseException | None = None
@@ -111,10 +115,13 @@ class RealtimeTrigger(RecordSource):
                 await asyncio.wait_for(self._ready.wait(), timeout)
         if self._failure is not None:
             raise self._failure
-        assigned = self._assigned
+        assigned, epochs = self._assigned, self._epochs
         out: list[TriggerRecord] = []
         while self._batches:
-            out.extend(r for r in self._batches.popleft() if (r.topic, r.partition) in assigned)
+            for r in self._batches.popleft():
+                tp = (r.topic, r.partition)
+                if tp in assigned and r.epoch == epochs.get(tp, 0):
+                    out.append(r)
         return out
 
     def _deliver(self, batch: list[TriggerRecord]) -> None:
@@ -181,13 +188,20 @@ class RealtimeTrigger(RecordSource):
         source = self
 
         class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+            # kafka-python 3 turns an exception raised here into the end of the consumer:
+            # the bookkeeping is done first, and a failed commit is retried later instead.
             def on_partitions_revoked(self, revoked: Any) -> None:
-                source._revoked(consumer, [(tp.topic, tp.partition) for tp in revoked])
+                tps = [(tp.topic, tp.partition) for tp in revoked]
+                try:
+                    source._revoked(consumer, tps)
+                except Exception as exc:
+                    source._commit_error = f"during a rebalance: {exc}"
 
             def on_partitions_assigned(self, assigned: Any) -> None:
                 source._assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
                 if source._paused and assigned:
-                    consumer.pause(*assigned)
+                    with contextlib.suppress(Exception):
+                        consumer.pause(*assigned)
 
         with kafka_errors(self.address):
             if self.partitions is not None:
@@ -214,9 +228,14 @@ class RealtimeTrigger(RecordSource):
 
     def _revoked(self, consumer: Any, tps: list[TopicPartition]) -> None:
         self._assigned = self._assigned - set(tps)
+        for tp in tps:
+            self._epochs[tp] = self._epochs.get(tp, 0) + 1
         if self.on_revoked is not None:
             self.commit(self.on_revoked(tps))
         self._apply_commits(consumer)
+        with self._requests_lock:  # what could not be committed now is the new owner's work
+            for tp in tps:
+                self._commit_request.pop(tp, None)
 
     def _poll_loop(self) -> None:
         consumer = self._consumer
@@ -289,6 +308,7 @@ class RealtimeTrigger(RecordSource):
         }
         record = TriggerRecord(
             value=None,
+            epoch=self._epochs.get((message.topic, message.partition), 0),
             topic=message.topic,
             partition=message.partition,
             offset=message.offset,
@@ -304,13 +324,13 @@ class RealtimeTrigger(RecordSource):
         where = f"{message.topic}[{message.partition}]@{message.offset}"
         try:
             record.key = None if message.key is None else self._decode_key(message.key)
-        except (DataError, ValueError) as exc:
+        except Exception as exc:  # a bad record fails its own execution, never the trigger
             record.error = f"cannot deserialize the key of record {where} as {self.key_name}: {exc}"
         else:
             try:
                 if message.value is not None:
                     record.value = self._decode_value(message.value)
-            except (DataError, ValueError) as exc:
+            except Exception as exc:
                 record.error = (
                     f"cannot deserialize the value of record {where} as {self.value_name}: {exc}"
                 )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from kflow.engine.offsets import OffsetTracker
 from kflow.engine.ordering import KeyedQueue
 from kflow.engine.retry import next_delay
@@ -14,12 +12,13 @@ TP = ("orders", 0)
 
 def test_commit_position_is_the_oldest_unfinished_offset() -> None:
     t = OffsetTracker()
-    for o in (5, 6, 7):
-        t.started(TP, o)
-    t.finished(TP, 6)
-    t.finished(TP, 7)
+    parts = {o: t.started(TP, o) for o in (5, 6, 7)}
+    part = parts[5]
+    assert part is not None and parts[6] is part
+    t.finished(part, 6)
+    t.finished(part, 7)
     assert t.committable() == {TP: 5}
-    t.finished(TP, 5)
+    t.finished(part, 5)
     assert t.committable() == {TP: 8}
     assert t.committable() == {}  # nothing moved since
 
@@ -27,24 +26,40 @@ def test_commit_position_is_the_oldest_unfinished_offset() -> None:
 def test_gaps_in_offsets_do_not_stall_commits() -> None:
     t = OffsetTracker()
     for o in (10, 13, 20):
-        t.started(TP, o)
-        t.finished(TP, o)
+        part = t.started(TP, o)
+        assert part is not None
+        t.finished(part, o)
     assert t.committable() == {TP: 21}
 
 
 def test_forgotten_partitions_are_never_committed() -> None:
     t = OffsetTracker()
-    t.started(TP, 1)
+    part = t.started(TP, 1)
+    assert part is not None
     t.forget([TP])
-    t.finished(TP, 1)
+    t.finished(part, 1)
     assert t.committable() == {}
+    assert not t.holds(TP, part)
 
 
-def test_offsets_must_arrive_in_order() -> None:
+def test_work_started_before_a_revoke_does_not_count_after_it() -> None:
     t = OffsetTracker()
-    t.started(TP, 3)
-    with pytest.raises(ValueError):
-        t.started(TP, 3)
+    old = t.started(TP, 3)
+    assert old is not None
+    t.forget([TP])
+    new = t.started(TP, 3)  # the partition came back: redelivered from the committed offset
+    assert new is not None and new is not old
+    t.finished(old, 3)  # the stale execution ending must not release the new one
+    assert t.committable() == {TP: 3}
+    t.finished(new, 3)
+    assert t.committable() == {TP: 4}
+
+
+def test_an_offset_not_past_the_last_started_is_not_tracked() -> None:
+    t = OffsetTracker()
+    assert t.started(TP, 3) is not None
+    assert t.started(TP, 3) is None
+    assert t.started(TP, 2) is None
 
 
 def test_keyed_queue_holds_back_same_key_items() -> None:
