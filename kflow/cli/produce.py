@@ -111,6 +111,11 @@ def orders(
         events = replay(rows, loop=loop, count=count)
         total = count if loop else min(len(rows), len(rows) if count is None else count)
     if total == 0:
+        if partitions is not None:  # `--count 0 --partitions N` prepares the topic only
+            from kflow.data.produce import ProduceTarget, prepare_topic
+
+            target = ProduceTarget(bootstrap_servers=bootstrap_servers, topic=topic, key_field=key)
+            prepare_topic(target, partitions)
         typer.echo("sent 0, acknowledged 0, failed 0")
         return
     _run(events, total, bootstrap_servers, topic, key, rate, partitions)

@@ -131,3 +131,15 @@ def test_an_unreachable_broker_is_one_line_and_exit_1(tmp_path: Path) -> None:
         done.stderr.strip().splitlines()[-1]
         == f"kflow: error: cannot reach Kafka at 127.0.0.1:{port}"
     )
+
+
+def test_count_zero_with_partitions_only_prepares_the_topic(
+    kafka_bootstrap: str, topic: str
+) -> None:
+    output = _produce(kafka_bootstrap, topic, "--count", "0", "--partitions", "3")
+    assert "sent 0" in output
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap)
+    try:
+        assert consumer.partitions_for_topic(topic) == {0, 1, 2}
+    finally:
+        consumer.close()
