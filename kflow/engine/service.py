@@ -12,6 +12,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ class FlowService:
         self._pending = 0
         self._paused = False
         self._stop = asyncio.Event()
+        self._room = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self.stopping = False
@@ -119,6 +121,11 @@ class FlowService:
                 if deadline is not None and time.monotonic() >= deadline:
                     self.request_stop("timeout")
                     break
+                if self._pending >= self.max_pending:  # hold back until work finishes
+                    self._room.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._room.wait(), 0.1)
+                    continue
                 batch = await self.source.next_batch(0.1)
                 for record in batch:
                     if self._stop.is_set():
@@ -200,6 +207,8 @@ class FlowService:
                     self._tracker.finished(lease, record.offset)  # type: ignore[arg-type]
         finally:
             self._pending -= 1
+            if self._pending < self.max_pending:
+                self._room.set()
             nxt = self._keys.release(_order_key(record))
             if nxt is not None:
                 self._spawn(nxt)

@@ -32,6 +32,7 @@ POLL_MS = 50
 MAX_POLL_RECORDS = 500
 STATUS_EVERY_S = 0.5
 FINAL_COMMIT_TRIES = 10
+SESSION_TIMEOUT_MS = 10_000
 
 
 def deserializer_names(props: Mapping[str, Any]) -> tuple[str, str]:
@@ -115,13 +116,15 @@ class RealtimeTrigger(RecordSource):
                 await asyncio.wait_for(self._ready.wait(), timeout)
         if self._failure is not None:
             raise self._failure
+        if not self._batches:
+            return []
         assigned, epochs = self._assigned, self._epochs
-        out: list[TriggerRecord] = []
-        while self._batches:
-            for r in self._batches.popleft():
-                tp = (r.topic, r.partition)
-                if tp in assigned and r.epoch == epochs.get(tp, 0):
-                    out.append(r)
+        # One polled batch per call, so the service can hold back between batches.
+        out = []
+        for r in self._batches.popleft():
+            tp = (str(r.topic), int(r.partition or 0))
+            if tp in assigned and r.epoch == epochs.get(tp, 0):
+                out.append(r)
         return out
 
     def _deliver(self, batch: list[TriggerRecord]) -> None:
@@ -180,6 +183,11 @@ class RealtimeTrigger(RecordSource):
         }
         if self.group_id:
             overrides["group_id"] = self.group_id
+        if "session.timeout.ms" not in self.properties:
+            # kafka-python 3 defaults to 45 s: a member that died (or a client that stalls)
+            # would hold its partitions that long before the group moves them.
+            overrides["session_timeout_ms"] = SESSION_TIMEOUT_MS
+            overrides["heartbeat_interval_ms"] = SESSION_TIMEOUT_MS // 5
         if self.from_beginning:
             overrides["auto_offset_reset"] = "earliest"
         consumer = make_consumer(self.properties, **overrides)
