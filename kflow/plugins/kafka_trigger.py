@@ -33,6 +33,8 @@ MAX_POLL_RECORDS = 500
 STATUS_EVERY_S = 0.5
 FINAL_COMMIT_TRIES = 10
 SESSION_TIMEOUT_MS = 10_000
+STALLED_AFTER_S = 25.0
+MAX_STALLED_AFTER_S = 300.0
 
 
 def deserializer_names(props: Mapping[str, Any]) -> tuple[str, str]:
@@ -94,6 +96,7 @@ class RealtimeTrigger(RecordSource):
         self._status = TriggerStatus(self.describe(), "connecting")
         self._failure: BaseException | None = None
         self._commit_error: str | None = None
+        self.replaced = 0  # consumers replaced after a stalled group join
 
     def describe(self) -> str:
         what = f"pattern {self.pattern}" if self.pattern else ", ".join(self.topics)
@@ -249,6 +252,8 @@ class RealtimeTrigger(RecordSource):
         consumer = self._consumer
         assert self._loop is not None
         next_status = 0.0
+        unassigned_since = time.monotonic()
+        stall_after = STALLED_AFTER_S
         try:
             while not self._closing.is_set():
                 self._apply_requests(consumer)
@@ -258,6 +263,16 @@ class RealtimeTrigger(RecordSource):
                     batch = [self._record(m) for msgs in polled.values() for m in msgs]
                     self._loop.call_soon_threadsafe(self._deliver, batch)
                 now = time.monotonic()
+                if self._assigned or self.partitions is not None:
+                    unassigned_since = now
+                    stall_after = STALLED_AFTER_S
+                elif now - unassigned_since > stall_after:
+                    # kafka-python 3 can get stuck re-joining a group (it spins and never
+                    # gets an assignment back): start over with a new consumer, backing off
+                    # in case this member is simply one more than there are partitions.
+                    consumer = self._replace_consumer(consumer)
+                    unassigned_since = now
+                    stall_after = min(stall_after * 2, MAX_STALLED_AFTER_S)
                 if now >= next_status:
                     self._status = self._snapshot(consumer, "running")
                     next_status = now + STATUS_EVERY_S
@@ -268,6 +283,15 @@ class RealtimeTrigger(RecordSource):
                 else KafkaError(f"Kafka consumer at {self.address} stopped: {exc}")
             )
             self._loop.call_soon_threadsafe(self._deliver, [])
+
+    def _replace_consumer(self, consumer: Any) -> Any:
+        """Close a consumer that has had no partitions for too long and join again."""
+        self._status = TriggerStatus(self.describe(), "rejoining", self._status.partitions)
+        with contextlib.suppress(Exception):
+            consumer.close(autocommit=False, timeout_ms=2000)
+        self._connect()
+        self.replaced += 1
+        return self._consumer
 
     def _apply_requests(self, consumer: Any) -> None:
         with self._requests_lock:
