@@ -45,6 +45,9 @@ def coordinates(executions: list[dict[str, object]]) -> set[tuple[int, int]]:
 
 
 @pytest.mark.slow
+# kafka-python leaves the socket of a connection that failed mid-rebalance for the garbage
+# collector; that is the driver's leak (in this test's own helper clients), not kflow's.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_two_processes_share_partitions_and_one_takes_over_after_a_kill(
     kafka_bootstrap: str,
     mongo_uri: str,
