@@ -37,6 +37,22 @@ STALLED_AFTER_S = 25.0
 MAX_STALLED_AFTER_S = 300.0
 
 
+def _heartbeat_silence(consumer: Any, now: float) -> float | None:
+    """Seconds since the group coordinator last answered a heartbeat (None if unknown).
+
+    A healthy member hears back every few seconds; kafka-python 3 can get stuck and
+    stop heartbeating while still holding an assignment.
+    """
+    heartbeat = getattr(getattr(consumer, "_coordinator", None), "heartbeat", None)
+    if heartbeat is None:
+        return None
+    try:
+        last = max(float(heartbeat.last_receive), float(heartbeat.last_reset))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return now - last
+
+
 def deserializer_names(props: Mapping[str, Any]) -> tuple[str, str]:
     """Key and value deserializer names; one misplaced under ``serdeProperties`` is honoured."""
     serde = props.get("serdeProperties") or {}
@@ -263,7 +279,10 @@ class RealtimeTrigger(RecordSource):
                     batch = [self._record(m) for msgs in polled.values() for m in msgs]
                     self._loop.call_soon_threadsafe(self._deliver, batch)
                 now = time.monotonic()
-                if self._assigned or self.partitions is not None:
+                silent = _heartbeat_silence(consumer, now)
+                if self.partitions is not None or (
+                    self._assigned and (silent is None or silent < STALLED_AFTER_S)
+                ):
                     unassigned_since = now
                     stall_after = STALLED_AFTER_S
                 elif now - unassigned_since > stall_after:
@@ -285,11 +304,15 @@ class RealtimeTrigger(RecordSource):
             self._loop.call_soon_threadsafe(self._deliver, [])
 
     def _replace_consumer(self, consumer: Any) -> Any:
-        """Close a consumer that has had no partitions for too long and join again."""
+        """Join again with a new consumer; keep the old one if the broker cannot be reached."""
         self._status = TriggerStatus(self.describe(), "rejoining", self._status.partitions)
+        try:
+            self._connect()  # the new consumer joins before the old one leaves
+        except KafkaError as exc:  # the broker is away: try again at the next stall check
+            self._commit_error = f"could not rejoin: {exc}"
+            return consumer
         with contextlib.suppress(Exception):
             consumer.close(autocommit=False, timeout_ms=2000)
-        self._connect()
         self.replaced += 1
         return self._consumer
 
