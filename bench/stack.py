@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from testkit import kafka
+from testkit import stack as testkit_stack
+from testkit.orders import ORDER_FIELDS
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = REPO / ".venv" / "bin" / "python"
 KFLOW = REPO / ".venv" / "bin" / "kflow"
@@ -94,99 +98,27 @@ def produce(topic: str, count: int, rate: float) -> Produced:
 
 
 def create_topic(topic: str) -> None:
-    """Create ``topic`` and wait until the broker serves metadata for all its partitions.
-
-    A consumer that subscribes while the topic is still being created rejoins its
-    group once the partitions appear; kafka-python 3.0.12 sometimes loses its
-    group coordinator in that rejoin and never consumes (seen with kflow and with
-    the plain-kafka-python baseline alike), so contenders start on a settled topic.
-    """
-    from kafka import KafkaConsumer
-    from kafka.admin import KafkaAdminClient, NewTopic
-
-    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    try:
-        admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])
-    finally:
-        admin.close()
-    probe = KafkaConsumer(bootstrap_servers=BOOTSTRAP)
-    try:
-        deadline = time.monotonic() + 30
-        while len(probe.partitions_for_topic(topic) or ()) < PARTITIONS:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"topic {topic} has no metadata after 30 s")
-            time.sleep(0.1)
-            probe.topics()  # refresh the metadata
-    finally:
-        probe.close()
+    """Create ``topic`` (PARTITIONS partitions) and wait until its metadata is served."""
+    kafka.create_topic(BOOTSTRAP, topic, PARTITIONS)
 
 
 def delete_topics(topics: list[str]) -> None:
-    from kafka.admin import KafkaAdminClient
-
-    if not topics:
-        return
-    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    try:
-        admin.delete_topics(topics)
-    except Exception:  # best effort: the topics are uniquely named and small
-        pass
-    finally:
-        admin.close()
+    kafka.delete_topics(BOOTSTRAP, topics)
 
 
 def read_topic(topic: str) -> list[dict[str, Any]]:
     """Every record of ``topic`` as ``{partition, offset, timestamp, value}`` (value parsed)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
-    try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        out: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 60
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"could not read {topic} back within 60 s")
-            for batch in consumer.poll(timeout_ms=200, max_records=5000).values():
-                for m in batch:
-                    out.append(
-                        {
-                            "partition": m.partition,
-                            "offset": m.offset,
-                            "timestamp": m.timestamp,
-                            "value": json.loads(m.value),
-                        }
-                    )
-        return out
-    finally:
-        consumer.close()
+    return kafka.read_topic(BOOTSTRAP, topic, json.loads)
 
 
 def committed_lag(topic: str, group: str) -> int:
     """Records of ``topic`` past the group's committed offsets (0: everything committed)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=group, enable_auto_commit=False)
-    try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        ends = consumer.end_offsets(tps)
-        return sum(ends[tp] - (consumer.committed(tp) or 0) for tp in tps)
-    finally:
-        consumer.close(autocommit=False)
+    return kafka.committed_lag(BOOTSTRAP, topic, group)
 
 
 def seed_products() -> None:
     """``kflow seed products`` (idempotent): the lookup table the blog flow reads."""
-    proc = subprocess.run(
-        [str(KFLOW), "seed", "products"], cwd=REPO, capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"kflow seed products failed: {proc.stderr[-1000:]}")
+    testkit_stack.seed_products(CASSANDRA_HOST)
 
 
 def ensure_ready(timeout: float = 120.0) -> None:
@@ -216,25 +148,7 @@ def ensure_ready(timeout: float = 120.0) -> None:
 
 def products() -> dict[str, dict[str, str]]:
     """The Cassandra products table, by product id, every value as text."""
-    from cassandra.cluster import Cluster
-
-    cluster = Cluster([CASSANDRA_HOST], port=9042)
-    try:
-        session = cluster.connect()
-        rows = session.execute(
-            "SELECT product_id, product_name, brand, product_category FROM kestra.products"
-        )
-        return {
-            str(r.product_id): {
-                "id": str(r.product_id),
-                "name": r.product_name,
-                "brand": r.brand,
-                "category": r.product_category,
-            }
-            for r in rows
-        }
-    finally:
-        cluster.shutdown()
+    return testkit_stack.cassandra_products(CASSANDRA_HOST)
 
 
 def mongo_db() -> Any:
@@ -256,17 +170,6 @@ def drop_collections(names: list[str]) -> None:
     for name in names:
         db.drop_collection(name)
     db.client.close()
-
-
-ORDER_FIELDS = (
-    "order_id",
-    "customer_name",
-    "customer_email",
-    "product_id",
-    "price",
-    "quantity",
-    "total",
-)
 
 
 def verify(

@@ -8,7 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kafka import KafkaConsumer
-from run_support import create_topic, kflow_run, order_records, orders, produce
+
+from testkit.kafka import create_topic, produce
+from testkit.orders import csv_orders, order_records
+from testkit.processes import kflow_run
 
 
 def consume_all(bootstrap: str, topic: str, count: int, deadline_s: float = 60) -> list[object]:
@@ -33,8 +36,8 @@ def test_failed_records_go_to_the_dead_letter_topic_and_can_be_replayed(
     tmp_path: Path,
     unique_name: Callable[[str], str],
 ) -> None:
-    good = order_records(orders()[:3])
-    unknown_product = {**orders()[3], "order_id": "dlq-1", "product_id": "99999"}
+    good = order_records(csv_orders()[:3])
+    unknown_product = {**csv_orders()[3], "order_id": "dlq-1", "product_id": "99999"}
     records = [
         good[0],
         ("bad", b"{not json"),

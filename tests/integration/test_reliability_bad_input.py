@@ -24,28 +24,22 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from processes import (
-    create_topic,
-    fresh_database,
-    order,
-    run_args,
-    running,
-    sample_flow,
-    seed_products,
-    send_all,
-)
-from run_support import products
+
+from testkit.kafka import create_topic, send_all
+from testkit.orders import csv_products, order
+from testkit.processes import run_args, running, sample_flow
+from testkit.stack import fresh_database, seed_products
 
 # A failing example holds records of hundreds of kB: its report must not turn into an error.
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 
 FIELDS = ("order_id", "customer_name", "customer_email", "product_id", "price", "quantity", "total")
-CATALOG = products()
+CATALOG = csv_products()
 
 
 @pytest.fixture(scope="module", autouse=True)
 def seeded(cassandra_port: int, cassandra_hosts: list[str]) -> None:
-    seed_products(cassandra_port)
+    seed_products(port=cassandra_port)
 
 
 # what records look like -------------------------------------------------------------------------

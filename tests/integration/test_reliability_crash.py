@@ -15,18 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from processes import (
-    PacedProducer,
-    create_topic,
-    fresh_database,
-    order,
-    run_args,
-    running,
-    sample_flow,
-    seed_products,
-    wait_all_committed,
-    wait_until,
-)
+
+from testkit.kafka import PacedProducer, create_topic, wait_all_committed
+from testkit.orders import order
+from testkit.processes import run_args, running, sample_flow
+from testkit.stack import fresh_database, seed_products
+from testkit.waiting import wait_until
 
 # FerretDB on SQLite upserts about 100 documents/s on a 2-core machine, inserts about 300/s:
 # the idempotent run gets fewer orders so that the whole suite stays within minutes.
@@ -39,7 +33,7 @@ KILL_AT = 500  # documents stored when the first process is killed
 
 @pytest.fixture(scope="module", autouse=True)
 def seeded(cassandra_port: int, cassandra_hosts: list[str]) -> None:
-    seed_products(cassandra_port)
+    seed_products(port=cassandra_port)
 
 
 def idempotent_flow(tmp_path: Path, database: str, collection: str) -> Path:

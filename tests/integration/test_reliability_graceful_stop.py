@@ -17,20 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from processes import (
-    committed_offsets,
-    create_topic,
-    encoded,
-    fresh_database,
-    order,
-    run_args,
-    running,
-    sample_flow,
-    seed_products,
-    send_all,
-    wait_all_committed,
-    wait_until,
-)
+
+from testkit.kafka import committed_offsets, create_topic, send_all, wait_all_committed
+from testkit.orders import encoded, order
+from testkit.processes import run_args, running, sample_flow
+from testkit.stack import fresh_database, seed_products
+from testkit.waiting import wait_until
 
 ORDERS = 3_000
 STOP_BOUND_S = 20.0
@@ -38,7 +30,7 @@ STOP_BOUND_S = 20.0
 
 @pytest.fixture(scope="module", autouse=True)
 def seeded(cassandra_port: int, cassandra_hosts: list[str]) -> None:
-    seed_products(cassandra_port)
+    seed_products(port=cassandra_port)
 
 
 def coordinates(executions: list[dict[str, object]]) -> list[tuple[int, int]]:

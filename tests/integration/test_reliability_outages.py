@@ -28,22 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import (
-    KflowProcess,
-    PacedProducer,
-    consume_all,
-    create_topic,
-    fresh_database,
-    order,
-    outage,
-    rss_kib,
-    run_args,
-    running,
-    sample_flow,
-    seed_products,
-    wait_all_committed,
-    wait_until,
-)
+
+from testkit.kafka import PacedProducer, consume_all, create_topic, wait_all_committed
+from testkit.orders import order
+from testkit.processes import KflowProcess, run_args, running, sample_flow
+from testkit.stack import fresh_database, outage, rss_kib, seed_products
+from testkit.waiting import wait_until
 
 OUTAGE_S = 20.0
 ORDERS = 3_500
@@ -55,7 +45,7 @@ RSS_GROWTH_LIMIT_KIB = 60 * 1024
 
 @pytest.fixture(scope="module", autouse=True)
 def seeded(cassandra_port: int, cassandra_hosts: list[str]) -> None:
-    seed_products(cassandra_port)
+    seed_products(port=cassandra_port)
 
 
 def flows(tmp_path: Path, database: str, failed_topic: str) -> tuple[Path, Path]:

@@ -6,35 +6,23 @@ Only records in flight in the killed process (started, not committed) can run tw
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from processes import (
-    PacedProducer,
-    create_topic,
-    fresh_database,
-    order,
-    run_args,
-    running,
-    sample_flow,
-    seed_products,
-    wait_all_committed,
-    wait_until,
-)
+
+from testkit.kafka import PacedProducer, create_topic, wait_all_committed
+from testkit.orders import order
+from testkit.processes import run_args, running, sample_flow
+from testkit.stack import fresh_database
+from testkit.waiting import wait_until
 
 ORDERS = 10_000
 RATE = 1_000.0
 PARTITIONS = 6
 IN_FLIGHT_BOUND = 64 * 4 + 500  # max pending of --concurrency 64, plus one poll
-
-
-@pytest.fixture(scope="module", autouse=True)
-def seeded(cassandra_port: int, cassandra_hosts: list[str]) -> None:
-    seed_products(cassandra_port)
 
 
 def partitions_of(executions: list[dict[str, object]]) -> set[int]:
@@ -45,14 +33,8 @@ def coordinates(executions: list[dict[str, object]]) -> set[tuple[int, int]]:
     return {(e["trigger"]["partition"], e["trigger"]["offset"]) for e in executions}  # type: ignore[index]
 
 
-@pytest.fixture(autouse=True)
-def collect_leaked_sockets() -> Iterator[None]:
-    """Collect the driver's leaked sockets here, where their warnings are expected."""
-    yield
-    gc.collect()
-
-
 @pytest.mark.slow
+@pytest.mark.usefixtures("seeded_products", "collect_leaked_sockets")
 # kafka-python leaves the socket of a connection that failed mid-rebalance for the garbage
 # collector; that is the driver's leak (in this test's own helper clients), not kflow's.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")

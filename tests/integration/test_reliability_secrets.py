@@ -14,7 +14,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from processes import create_topic, encoded, order, run_args, running, send_all
+from testkit.kafka import create_topic, send_all
+from testkit.orders import encoded, order
+from testkit.processes import run_args, running
 
 TOKEN = "tok-S3cr3t-9f8e7d"
 MONGO_PASSWORD = "mongo-P4ss-1a2b"

@@ -13,18 +13,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from processes import (
-    committed_offsets,
-    consume_all,
-    create_topic,
-    fresh_database,
-    order,
-    run_args,
-    running,
-    sample_flow,
-    seed_products,
-    send_all,
-)
+from testkit.kafka import committed_offsets, consume_all, create_topic, send_all
+from testkit.orders import order
+from testkit.processes import run_args, running, sample_flow
+from testkit.stack import fresh_database, seed_products
 
 
 def serde_flow(tmp_path: Path, database: str, on_serde_error: str) -> Path:
@@ -59,7 +51,7 @@ def test_on_serde_error_dlq_sends_only_undecodable_records(
     unique_name: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
-    seed_products(cassandra_port)
+    seed_products(port=cassandra_port)
     topic, dead, database = unique_name("serde"), unique_name("dlq"), unique_name("db")
     create_topic(kafka_bootstrap, topic)
     create_topic(kafka_bootstrap, dead)
@@ -104,7 +96,7 @@ def test_on_serde_error_skipped_makes_no_execution_and_commits_past_it(
     unique_name: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
-    seed_products(cassandra_port)
+    seed_products(port=cassandra_port)
     topic, group, database = unique_name("skip"), unique_name("g"), unique_name("db")
     create_topic(kafka_bootstrap, topic)
     send_all(kafka_bootstrap, topic, records())

@@ -11,14 +11,10 @@ from pathlib import Path
 
 import pytest
 from pymongo import MongoClient
-from run_support import (
-    blog_flow,
-    kflow_run,
-    order_records,
-    orders,
-    produce,
-    products,
-)
+
+from testkit.kafka import produce
+from testkit.orders import csv_orders, csv_products, order_records
+from testkit.processes import blog_flow, kflow_run
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +57,7 @@ def test_blog_flow_enriches_every_order(
     tmp_path: Path,
     unique_name: Callable[[str], str],
 ) -> None:
-    rows = orders()
+    rows = csv_orders()
     assert len(rows) == 100
     produce(kafka_bootstrap, topic_name, order_records(rows), partitions=3)
     flow = blog_flow(tmp_path, collection_name)
@@ -71,7 +67,7 @@ def test_blog_flow_enriches_every_order(
     assert [e["state"] for e in result.executions] == ["SUCCESS"] * 100
     assert {e["trigger"]["topic"] for e in result.executions} == {topic_name}
 
-    catalog = products()
+    catalog = csv_products()
     docs = {d["order_id"]: d for d in collection.find({}, {"_id": 0})}  # type: ignore[attr-defined]
     assert len(docs) == 100
     for row in rows:
@@ -97,7 +93,7 @@ def test_quotes_and_backslashes_in_a_name_are_stored_intact(
     unique_name: Callable[[str], str],
 ) -> None:
     name = 'Zoë "Z" O\'Brien \\ {{ evil }} ", "admin": true, "x": "'
-    row = {**orders()[0], "order_id": "q1", "customer_name": name}
+    row = {**csv_orders()[0], "order_id": "q1", "customer_name": name}
     produce(kafka_bootstrap, topic_name, order_records([row]))
     flow = blog_flow(tmp_path, collection_name)
     args = run_args(kafka_bootstrap, topic_name, unique_name("g"), "--max-executions", "1")
@@ -118,7 +114,7 @@ def test_a_record_that_is_not_json_fails_alone(
     tmp_path: Path,
     unique_name: Callable[[str], str],
 ) -> None:
-    good = order_records(orders()[:4])
+    good = order_records(csv_orders()[:4])
     records = [good[0], ("bad", b"not json {"), good[1], ("bad2", b"\xff\xfe"), good[2]]
     produce(kafka_bootstrap, topic_name, records)
     flow = blog_flow(tmp_path, collection_name)
@@ -150,7 +146,7 @@ def test_a_restart_resumes_exactly_where_work_stopped(
     tmp_path: Path,
     unique_name: Callable[[str], str],
 ) -> None:
-    rows = orders()
+    rows = csv_orders()
     produce(kafka_bootstrap, topic_name, order_records(rows), partitions=3)
     flow = blog_flow(tmp_path, collection_name)
     group = unique_name("g")
@@ -200,7 +196,7 @@ def test_same_key_records_run_in_offset_order_under_concurrency(
     tmp_path: Path,
     unique_name: Callable[[str], str],
 ) -> None:
-    base = orders()
+    base = csv_orders()
     rows = [{**base[i], "order_id": str(i)} for i in range(60)]
     records = [(f"customer-{i % 6}", json.dumps(r).encode()) for i, r in enumerate(rows)]
     produce(kafka_bootstrap, topic_name, records)

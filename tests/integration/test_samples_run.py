@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer
 from pymongo import MongoClient
-from run_support import REPO, kflow_run, order_records, orders, produce
+
+from testkit.kafka import produce
+from testkit.orders import csv_orders, order_records
+from testkit.processes import REPO, kflow_run
 
 SAMPLES = REPO / "samples"
 
@@ -63,7 +66,7 @@ def test_idempotent_sample_never_duplicates_a_redelivered_order(
     tmp_path: Path,
     unique_name: Callable[[str], str],
 ) -> None:
-    rows = orders()[:30]
+    rows = csv_orders()[:30]
     produce(kafka_bootstrap, topic_name, order_records(rows) * 2, partitions=3)  # all twice
     flow = sample(
         tmp_path, "idempotent_detailed_order.yaml", detailed_orders_idempotent=collection_name
@@ -87,7 +90,7 @@ def test_route_sample_sends_high_value_orders_to_their_topic(
     tmp_path: Path,
     unique_name: Callable[[str], str],
 ) -> None:
-    rows = orders()[:40]
+    rows = csv_orders()[:40]
     produce(kafka_bootstrap, topic_name, order_records(rows))
     review = unique_name("review")
     flow = sample(tmp_path, "route_high_value_orders.yaml")
@@ -124,7 +127,7 @@ def test_retry_sample_stores_every_known_order(
     tmp_path: Path,
     unique_name: Callable[[str], str],
 ) -> None:
-    rows = orders()[:20]
+    rows = csv_orders()[:20]
     produce(kafka_bootstrap, topic_name, order_records(rows))
     flow = sample(tmp_path, "detailed_order_with_retry.yaml", detailed_orders_retry=collection_name)
     result = kflow_run(

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from run_support import create_topic
+from testkit.kafka import create_topic
 
 from kflow.flow import load_flow_text
 from kflow.plugins import kafka_trigger
