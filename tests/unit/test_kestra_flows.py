@@ -1,39 +1,37 @@
 """The flows written by the Kestra project, checked against ``EXPECT.tsv``.
 
 They live beside the repository in ``shared/kestra-flows`` (CI lays ``shared/``
-next to the clone) and are read from there, never copied.
+next to the clone) and are read from there, never copied. Without them (a user's
+clone) every test here skips; ``test_conformance_flows.py`` runs the same checks
+on the project's own corpus.
 """
 
 from __future__ import annotations
 
-import csv
 import re
-from pathlib import Path
 
 import pytest
+from shared_corpus import (
+    KESTRA_FLOWS,
+    kestra_expectation_params,
+    kestra_flow,
+    needs_kestra_flows,
+    read_expectations,
+)
 
 from kflow.flow import load_flow
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "kestra-flows"
 
-
-def _expectations() -> list[tuple[str, str, str]]:
-    with (CORPUS / "EXPECT.tsv").open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
-    return [(row["file"], row["expect"], row["regex"] or "") for row in rows]
-
-
-EXPECTATIONS = _expectations()
-
-
+@needs_kestra_flows
 def test_the_corpus_is_complete() -> None:
-    assert len(EXPECTATIONS) == 40
-    assert {name for name, _, _ in EXPECTATIONS} == {p.name for p in CORPUS.glob("*.yaml")}
+    expectations = read_expectations(KESTRA_FLOWS)
+    assert len(expectations) == 40
+    assert {name for name, _, _ in expectations} == {p.name for p in KESTRA_FLOWS.glob("*.yaml")}
 
 
-@pytest.mark.parametrize(("name", "expect", "pattern"), EXPECTATIONS, ids=lambda v: str(v))
+@pytest.mark.parametrize(("name", "expect", "pattern"), kestra_expectation_params())
 def test_kestra_flow_validates_as_expected(name: str, expect: str, pattern: str) -> None:
-    result = load_flow(CORPUS / name)
+    result = load_flow(kestra_flow(name))
     errors = [d.format() for d in result.errors]
     if expect == "valid":
         assert errors == []
@@ -48,7 +46,7 @@ def test_kestra_flow_validates_as_expected(name: str, expect: str, pattern: str)
 
 
 def test_the_blog_flow_validates_with_its_two_warnings() -> None:
-    result = load_flow(CORPUS / "docs-blog-realtime-triggers-1.yaml")
+    result = load_flow(kestra_flow("docs-blog-realtime-triggers-1.yaml"))
     assert result.flow is not None
     assert [(d.line, d.column, d.code) for d in result.warnings] == [
         (14, 5, "deprecated"),

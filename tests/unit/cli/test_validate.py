@@ -8,12 +8,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+from shared_corpus import REPO_ROOT, kestra_flow
 from typer.testing import CliRunner
 
 from kflow.cli.app import app
 
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "kestra-flows"
-BLOG = CORPUS / "docs-blog-realtime-triggers-1.yaml"
+# The blog's flow as the project ships it: valid, with two warnings.
+SAMPLE = REPO_ROOT / "samples" / "get_detailed_order.yaml"
 
 runner = CliRunner()
 
@@ -25,12 +26,13 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_blog_flow_is_valid_with_its_two_warnings() -> None:
-    result = runner.invoke(app, ["validate", str(BLOG)])
+    blog = kestra_flow("docs-blog-realtime-triggers-1.yaml")
+    result = runner.invoke(app, ["validate", str(blog)])
     assert result.exit_code == 0
     assert result.stdout == (
-        f"{BLOG}:14:5 tasks.get_product_from_cassandra.fetchOne: warning: 'fetchOne' is "
+        f"{blog}:14:5 tasks.get_product_from_cassandra.fetchOne: warning: 'fetchOne' is "
         "deprecated: use fetchType: FETCH_ONE\n"
-        f"{BLOG}:46:7 triggers.daily.serdeProperties.valueDeserializer: warning: "
+        f"{blog}:46:7 triggers.daily.serdeProperties.valueDeserializer: warning: "
         "valueDeserializer belongs at the top level, not under serdeProperties: Kestra ignores "
         "it there (the value stays a string); kflow honours it (JSON)\n"
         "✓ dev.get_detailed_order\n"
@@ -82,7 +84,7 @@ def test_invalid_flow_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
 
 def test_unreadable_file_exits_2(tmp_path: Path) -> None:
     missing = tmp_path / "missing.yaml"
-    result = runner.invoke(app, ["validate", str(BLOG), str(missing)])
+    result = runner.invoke(app, ["validate", str(SAMPLE), str(missing)])
     assert result.exit_code == 2
     assert f"kflow validate: {missing}: cannot read the flow file" in result.stderr
 
@@ -94,7 +96,7 @@ def test_no_argument_is_a_usage_error() -> None:
 
 def test_json_output(tmp_path: Path) -> None:
     bad = write(tmp_path, "bad.yaml", "id: bad\nnamespace: dev\ntasks: []\n")
-    result = runner.invoke(app, ["validate", "--json", str(BLOG), str(bad)])
+    result = runner.invoke(app, ["validate", "--json", str(SAMPLE), str(bad)])
     assert result.exit_code == 1
     payload = json.loads(result.stdout)
     assert payload["valid"] is False
@@ -119,7 +121,7 @@ def test_validate_imports_no_database_or_kafka_driver() -> None:
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "from kflow.cli.app import app\n"
-        f"result = CliRunner().invoke(app, ['validate', {str(BLOG)!r}])\n"
+        f"result = CliRunner().invoke(app, ['validate', {str(SAMPLE)!r}])\n"
         "assert result.exit_code == 0, result.output\n"
         "drivers = ('kafka', 'cassandra', 'pymongo', 'bson')\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & set(drivers)))\n"

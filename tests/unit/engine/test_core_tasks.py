@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from pathlib import Path
 
 import pytest
+from shared_corpus import CONFORMANCE, kestra_flow
 
 from kflow.engine.events import EventBus, LogEmitted
 from kflow.engine.execution import Execution, TriggerRecord
 from kflow.engine.runner import FlowRunner
 from kflow.flow import load_flow, load_flow_text
-
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "kestra-flows"
 
 
 def execute(yaml_text: str, value: object = None) -> tuple[Execution, list[str]]:
@@ -116,7 +114,7 @@ def test_switch_picks_the_case_or_defaults(value: str, ran: str) -> None:
 
 
 def test_foreach_gives_each_value_to_its_children_and_parent_to_theirs() -> None:
-    flow = load_flow(SHARED / "core-ForEach-1.yaml").flow
+    flow = load_flow(kestra_flow("core-ForEach-1.yaml")).flow
     ex, _ = run_flow(flow)
     assert ex.state.value == "SUCCESS"
     assert ex.outputs["before_if"] == {
@@ -135,11 +133,41 @@ def test_foreach_gives_each_value_to_its_children_and_parent_to_theirs() -> None
 
 
 def test_kestra_restart_each_flow_runs_lazy_ternaries_and_nested_loops() -> None:
-    flow = load_flow(SHARED / "core-testflow-restart-each.yaml").flow
+    flow = load_flow(kestra_flow("core-testflow-restart-each.yaml")).flow
     ex, logs = run_flow(flow)
     assert ex.state.value == "SUCCESS"
     assert logs == ["0"] * (3 + 9)
     assert ex.outputs["2_end"]["value"].startswith("2_end > 20")
+
+
+def test_conformance_foreach_flow_gives_values_to_children_and_parent_to_theirs() -> None:
+    flow = load_flow(CONFORMANCE / "core-foreach.yaml").flow
+    ex, logs = run_flow(flow)
+    assert ex.state.value == "SUCCESS"
+    assert ex.outputs["city_name"] == {
+        "Lyon": {"value": "city Lyon"},
+        "Porto": {"value": "city Porto"},
+        "Gdansk": {"value": "city Gdansk"},
+    }
+    assert ex.outputs["porto_found"] == {"value": "found Porto"}
+    # each_size runs its iterations concurrently (concurrencyLimit: 0), each_sku one by one.
+    assert sorted(logs[:3]) == ["batch size 1", "batch size 2", "batch size 3"]
+    assert logs[3:] == ["restock sku-001", "restock sku-002"]
+
+
+def test_conformance_pebble_operators_flow_prints_what_pebble_prints() -> None:
+    flow = load_flow(CONFORMANCE / "expr-null-coalescing.yaml").flow
+    ex, logs = run_flow(flow)
+    assert ex.state.value == "SUCCESS"
+    assert logs == [
+        "hello stranger",
+        "maybe null: ",
+        "both missing",
+        "no nickname",
+        "DEAR GUEST",
+        "no email",
+    ]
+    assert ex.outputs["lazy_branch"] == {"value": "anonymous"}
 
 
 def test_parallel_runs_children_together_and_sequential_in_order() -> None:

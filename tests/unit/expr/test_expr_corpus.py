@@ -1,6 +1,8 @@
-"""Every template in the Kestra-written flows of ../shared/kestra-flows compiles.
+"""Every template of the flow corpora checks clean and compiles.
 
-The flows are read from where they live (not copied into the project).
+Two corpora: the project's own (tests/fixtures/conformance, always there) and the
+Kestra-written flows of ../shared/kestra-flows, read from where they live (not
+copied into the project) and skipped when that folder is absent.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
+from shared_corpus import (
+    CONFORMANCE,
+    KESTRA_FLOWS,
+    conformance_params,
+    kestra_flow_params,
+    needs_kestra_flows,
+)
 
 from kflow.expr import check_cql, check_document, check_template, compile_template, is_templated
-
-CORPUS = Path("/work/shared/kestra-flows")
-FLOWS = sorted(CORPUS.glob("*.yaml")) if CORPUS.is_dir() else []
 
 
 def strings(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -36,9 +42,8 @@ def load(path: Path) -> Any:
         return None
 
 
-@pytest.mark.skipif(not FLOWS, reason="the Kestra flow corpus is not on this machine")
-@pytest.mark.parametrize("flow", FLOWS, ids=[f.name for f in FLOWS])
-def test_corpus_templates_check_clean_and_compile(flow: Path) -> None:
+def check_and_compile(flow: Path) -> list[str]:
+    """The problems of every templated string of ``flow``; compiles those without any."""
     data = load(flow)
     problems: list[str] = []
     for key_path, text in strings(data):
@@ -54,9 +59,23 @@ def test_corpus_templates_check_clean_and_compile(flow: Path) -> None:
         problems += [f"{key_path}: {p}" for p in found]
         if not found:
             compile_template(text)
-    assert problems == []
+    return problems
 
 
-def test_corpus_is_present_here() -> None:
-    # The corpus is part of the shared material of this project; fail loudly if it moved.
-    assert len(FLOWS) >= 40
+@pytest.mark.parametrize("flow", conformance_params())
+def test_conformance_templates_check_clean_and_compile(flow: Path) -> None:
+    assert check_and_compile(flow) == []
+
+
+@pytest.mark.parametrize("flow", kestra_flow_params())
+def test_kestra_corpus_templates_check_clean_and_compile(flow: Path) -> None:
+    assert check_and_compile(flow) == []
+
+
+def test_conformance_corpus_is_here() -> None:
+    assert len(list(CONFORMANCE.glob("*.yaml"))) >= 20
+
+
+@needs_kestra_flows
+def test_kestra_corpus_is_complete_when_present() -> None:
+    assert len(list(KESTRA_FLOWS.glob("*.yaml"))) >= 40

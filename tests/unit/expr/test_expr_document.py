@@ -9,19 +9,30 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_corpus import REPO_ROOT, seed_post
 
 from kflow.errors import ExpressionError
 from kflow.expr import ExprProblem, check_document, compile_document, compile_template
 
-SEED = Path("/work/shared/seed/realtime-triggers-blog.md")
+# The blog's flow as the project ships it (its document is the seed post's, unchanged).
+SAMPLE = REPO_ROOT / "samples" / "get_detailed_order.yaml"
+
+
+def document_block(path: Path) -> str:
+    """The ``document: |`` block of the blog flow in ``path``, de-indented."""
+    text = path.read_text(encoding="utf-8")
+    block = re.search(r"    document: \|\n((?:      .*\n)+)", text)
+    assert block, f"no document block in {path}"
+    return "\n".join(line[6:] for line in block.group(1).splitlines()) + "\n"
 
 
 def blog_document() -> str:
-    """The ``document: |`` block of the blog flow, read from the seed post."""
-    text = SEED.read_text(encoding="utf-8")
-    block = re.search(r"    document: \|\n((?:      .*\n)+)", text)
-    assert block, "the seed post's document block was not found"
-    return "\n".join(line[6:] for line in block.group(1).splitlines()) + "\n"
+    """The blog flow's document, read from the sample."""
+    return document_block(SAMPLE)
+
+
+def test_the_sample_document_is_the_seed_posts() -> None:
+    assert blog_document() == document_block(seed_post())
 
 
 EVENT = {
