@@ -177,6 +177,8 @@ def _convert(key: str, arg: str, value: Any, default: Any) -> Any:
         if not found:
             raise KafkaError("Kafka property 'bootstrap.servers' is empty")
         return found
+    if arg == "partition_assignment_strategy":
+        return _assignors(value)
     if arg == "acks":
         text = str(value).strip().lower()
         if text in {"all", "-1"}:
@@ -202,6 +204,48 @@ def _convert(key: str, arg: str, value: Any, default: Any) -> Any:
         expected = "true or false" if isinstance(default, bool) else "a number"
         raise KafkaError(f"Kafka property {key!r} must be {expected}, not {value!r}") from None
     return value
+
+
+# Java assignor class names (last dotted part) and kafka-python's names for them.
+_ASSIGNORS = {
+    "rangeassignor": "range",
+    "roundrobinassignor": "roundrobin",
+    "stickyassignor": "sticky",
+    "cooperativestickyassignor": "cooperative-sticky",
+}
+
+
+def _assignors(value: Any) -> tuple[Any, ...]:
+    """``partition.assignment.strategy``: Java class names or ``range``, ``roundrobin``,
+    ``sticky``, ``cooperative-sticky``, comma-separated or a list, in order of preference."""
+    from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
+    from kafka.coordinator.assignors.range import RangePartitionAssignor
+    from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+    from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
+
+    classes = {
+        "range": RangePartitionAssignor,
+        "roundrobin": RoundRobinPartitionAssignor,
+        "sticky": StickyPartitionAssignor,
+        "cooperative-sticky": CooperativeStickyAssignor,
+    }
+    names = value if isinstance(value, list | tuple) else str(value).split(",")
+    out = []
+    for raw in names:
+        text = str(raw).strip()
+        if not text:
+            continue
+        short = text.rsplit(".", 1)[-1].lower()
+        name = _ASSIGNORS.get(short, short)
+        if name not in classes:
+            raise KafkaError(
+                f"Kafka property 'partition.assignment.strategy': unknown assignor {text!r} "
+                f"(known: {', '.join(classes)})"
+            )
+        out.append(classes[name])
+    if not out:
+        raise KafkaError("Kafka property 'partition.assignment.strategy' is empty")
+    return tuple(out)
 
 
 _JAAS_MODULE = re.compile(r"^\s*([\w.$]+)\s+(required|requisite|sufficient|optional)\b")

@@ -53,16 +53,24 @@ class OffsetTracker:
     def in_flight(self) -> int:
         return sum(len(p.in_flight) for p in self.partitions.values())
 
-    def committable(self, only: list[TopicPartition] | None = None) -> dict[TopicPartition, int]:
+    def committable(self) -> dict[TopicPartition, int]:
         """Positions that moved since the last call; marks them as handed out."""
         out: dict[TopicPartition, int] = {}
         for tp, part in self.partitions.items():
-            if only is not None and tp not in only:
-                continue
             pos = part.position()
             if pos is not None and pos != part.committed:
                 out[tp] = pos
                 part.committed = pos
+        return out
+
+    def positions(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Where work on each of ``tps`` would resume now (tracked partitions only)."""
+        out: dict[TopicPartition, int] = {}
+        for tp in tps:
+            part = self.partitions.get(tp)
+            pos = part.position() if part is not None else None
+            if pos is not None:
+                out[tp] = pos
         return out
 
     def forget(self, tps: list[TopicPartition]) -> None:

@@ -154,10 +154,12 @@ class FlowService:
     async def _commit_loop(self) -> None:
         while True:
             await asyncio.sleep(self.commit_interval)
+            # Under the lock: a revoke either sees this request or comes before the
+            # positions were taken, never between (which would commit a revoked partition).
             with self._lock:
                 positions = self._tracker.committable()
-            if positions:
-                self.source.commit(positions)
+                if positions:
+                    self.source.commit(positions)
 
     def _backpressure(self) -> None:
         should_pause = self._pending >= self.max_pending
@@ -172,6 +174,8 @@ class FlowService:
         lease: PartitionOffsets | None = None
         if tp is not None:
             with self._lock:
+                if not self.source.is_current(record):
+                    return  # its partition was revoked after it was read
                 lease = self._tracker.started(tp, record.offset)  # type: ignore[arg-type]
                 if lease is not None and record.skip:
                     self._tracker.finished(lease, record.offset)  # type: ignore[arg-type]
@@ -225,7 +229,7 @@ class FlowService:
 
     def _revoked(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         with self._lock:
-            positions = self._tracker.committable(only=tps)
+            positions = self._tracker.positions(tps)
             self._tracker.forget(tps)
         return positions
 

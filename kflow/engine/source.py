@@ -23,7 +23,16 @@ class RecordSource(ABC):
 
     on_revoked: RevokeHandler | None = None
     """Set by the service: called (from any thread) when partitions are taken
-    away; returns the positions that may still be committed for them."""
+    away; returns, for each of them it tracks, the position where its work
+    would resume (everything below it has finished). The service forgets them."""
+
+    def is_current(self, record: TriggerRecord) -> bool:
+        """False for a record of a partition revoked since it was read: it must not run.
+
+        The service asks under the same lock as ``on_revoked`` takes, so a record is
+        either tracked before its partition is forgotten or refused after it.
+        """
+        return True
 
     @abstractmethod
     async def start(self) -> None:

@@ -5,6 +5,14 @@ deserializes, hands batches to the event loop, and applies the commits and
 pause/resume requests the service makes. A record that cannot be
 deserialized becomes a record with an ``error`` (a FAILED execution), and the
 stream goes on.
+
+Rebalances never skip a record. When a partition is taken away, the trigger
+notes where its work would resume (the oldest unfinished offset, or the first
+one read and not started), commits that, and drops whatever it had read and
+not started. When a partition it once lost is assigned to it again, it starts
+at the group's committed offset or that resume point, whichever is further:
+kafka-python keeps the fetch position of a partition that stays with the same
+consumer across a rebalance, which is past records that were dropped.
 """
 
 from __future__ import annotations
@@ -14,11 +22,12 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from kflow.connectors.kafka import bootstrap_address, kafka_errors, make_consumer
+from kflow.connectors.masking import one_line
 from kflow.engine.events import PartitionStatus, TriggerStatus
 from kflow.engine.execution import TriggerRecord
 from kflow.engine.offsets import TopicPartition
@@ -109,6 +118,14 @@ class RealtimeTrigger(RecordSource):
         # committed offset, and so do we).
         self._epochs: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
+        # Where to resume a partition taken away from us, should it come back; the first
+        # offset read in the current assignment; partitions to position before reading.
+        self._restart: dict[TopicPartition, int] = {}
+        self._first_read: dict[TopicPartition, int] = {}
+        self._reposition: set[TopicPartition] = set()
+        self.rebalances = 0  # assignments received
+        self.notify: Callable[[str], None] | None = None
+        """Called with one line for what an operator should know (assignments, rejoins)."""
         self._status = TriggerStatus(self.describe(), "connecting")
         self._failure: BaseException | None = None
         self._commit_error: str | None = None
@@ -145,6 +162,10 @@ class RealtimeTrigger(RecordSource):
             if tp in assigned and r.epoch == epochs.get(tp, 0):
                 out.append(r)
         return out
+
+    def is_current(self, record: TriggerRecord) -> bool:
+        tp = (str(record.topic), int(record.partition or 0))
+        return tp in self._assigned and record.epoch == self._epochs.get(tp, 0)
 
     def _deliver(self, batch: list[TriggerRecord]) -> None:
         self._batches.append(batch)
@@ -187,7 +208,7 @@ class RealtimeTrigger(RecordSource):
     # the consumer thread ------------------------------------------------------------------
 
     def _connect(self) -> None:
-        from kafka import ConsumerRebalanceListener
+        from kafka import AsyncConsumerRebalanceListener
         from kafka import TopicPartition as KTP
 
         if "bootstrap.servers" not in self.properties:
@@ -214,21 +235,29 @@ class RealtimeTrigger(RecordSource):
         self._status = TriggerStatus(self.describe(), "connecting")
         source = self
 
-        class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-            # kafka-python 3 turns an exception raised here into the end of the consumer:
-            # the bookkeeping is done first, and a failed commit is retried later instead.
-            def on_partitions_revoked(self, revoked: Any) -> None:
-                tps = [(tp.topic, tp.partition) for tp in revoked]
+        class Listener(AsyncConsumerRebalanceListener):  # type: ignore[misc]
+            # kafka-python 3 runs these on its network thread, where a blocking call
+            # (consumer.commit) fails: the commit is awaited instead. An exception raised
+            # here ends the consumer, so none escapes.
+            async def on_partitions_revoked(self, revoked: Any) -> None:
                 try:
-                    source._revoked(consumer, tps)
+                    resume = source._revoked([(tp.topic, tp.partition) for tp in revoked])
+                    await source._commit_on_revoke(consumer, resume)
                 except Exception as exc:
                     source._commit_error = f"during a rebalance: {exc}"
 
-            def on_partitions_assigned(self, assigned: Any) -> None:
-                source._assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
-                if source._paused and assigned:
-                    with contextlib.suppress(Exception):
-                        consumer.pause(*assigned)
+            async def on_partitions_lost(self, lost: Any) -> None:
+                # The group has moved on without us: nothing may be committed.
+                try:
+                    source._revoked([(tp.topic, tp.partition) for tp in lost])
+                except Exception as exc:
+                    source._commit_error = f"during a rebalance: {exc}"
+
+            async def on_partitions_assigned(self, assigned: Any) -> None:
+                try:
+                    source._assigned_now(consumer, assigned)
+                except Exception as exc:
+                    source._commit_error = f"during a rebalance: {exc}"
 
         with kafka_errors(self.address):
             if self.partitions is not None:
@@ -253,16 +282,78 @@ class RealtimeTrigger(RecordSource):
             else:
                 consumer.seek(tp, offset.offset)
 
-    def _revoked(self, consumer: Any, tps: list[TopicPartition]) -> None:
+    def _revoked(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Bookkeeping of a revoke; returns where the work of each partition would resume."""
         self._assigned = self._assigned - set(tps)
-        for tp in tps:
+        for tp in tps:  # before the service forgets them: see RecordSource.is_current
             self._epochs[tp] = self._epochs.get(tp, 0) + 1
-        if self.on_revoked is not None:
-            self.commit(self.on_revoked(tps))
-        self._apply_commits(consumer)
-        with self._requests_lock:  # what could not be committed now is the new owner's work
+        started = self.on_revoked(tps) if self.on_revoked is not None else {}
+        resume: dict[TopicPartition, int] = {}
+        for tp in tps:
+            first_read = self._first_read.pop(tp, None)
+            position = started.get(tp, first_read)
+            if position is not None:
+                resume[tp] = self._restart[tp] = position
+        with self._requests_lock:  # superseded by the resume points
             for tp in tps:
                 self._commit_request.pop(tp, None)
+        return resume
+
+    async def _commit_on_revoke(self, consumer: Any, resume: dict[TopicPartition, int]) -> None:
+        """Commit the resume points while we still own the partitions (fewer redeliveries)."""
+        from kafka import TopicPartition as KTP
+        from kafka.structs import OffsetAndMetadata
+
+        coordinator = getattr(consumer, "_coordinator", None)
+        commit = getattr(coordinator, "_commit_offsets_sync_async", None)
+        if not resume or commit is None:
+            return  # the new owner starts at the last commit: redeliveries, nothing skipped
+        offsets = {KTP(t, p): OffsetAndMetadata(pos, "", -1) for (t, p), pos in resume.items()}
+        try:
+            await commit(offsets, timeout_ms=5000)
+        except Exception as exc:
+            self._commit_error = f"commit on revoke: {one_line(exc)}"
+            return
+        for tp, pos in resume.items():
+            self._committed[tp] = pos
+
+    def _assigned_now(self, consumer: Any, assigned: Any) -> None:
+        self._assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+        self.rebalances += 1
+        # A partition we read before may resume at a kept (stale) fetch position.
+        self._reposition |= {
+            (tp.topic, tp.partition) for tp in assigned if (tp.topic, tp.partition) in self._restart
+        }
+        if self._paused and assigned:
+            with contextlib.suppress(Exception):
+                consumer.pause(*assigned)
+        if self.notify is not None:
+            self.notify(f"kflow run: trigger {self.trigger_id}: assigned {_names(self._assigned)}")
+
+    def _position_reassigned(self, consumer: Any, polled: dict[Any, Any]) -> dict[Any, Any]:
+        """Seek each partition given back to us to where its work resumes; until then its
+        records are held back (dropped here, read again after the seek)."""
+        from kafka import TopicPartition as KTP
+
+        pending = set(self._reposition)
+        polled = {tp: m for tp, m in polled.items() if (tp.topic, tp.partition) not in pending}
+        assignment = consumer.assignment()
+        for t, p in pending:
+            ktp = KTP(t, p)
+            if ktp not in assignment:
+                self._reposition.discard((t, p))
+                continue
+            try:
+                with kafka_errors(self.address):
+                    committed = consumer.committed(ktp, timeout_ms=5000)
+            except KafkaError as exc:  # held back until the coordinator answers
+                self._commit_error = f"cannot read the committed offset of {t}[{p}]: {exc}"
+                continue
+            known = [o for o in (committed, self._restart.get((t, p))) if o is not None]
+            if known:
+                consumer.seek(ktp, max(known))
+            self._reposition.discard((t, p))
+        return polled
 
     def _poll_loop(self) -> None:
         consumer = self._consumer
@@ -275,7 +366,12 @@ class RealtimeTrigger(RecordSource):
                 self._apply_requests(consumer)
                 with kafka_errors(self.address):
                     polled = consumer.poll(timeout_ms=POLL_MS)
+                if self._reposition:
+                    polled = self._position_reassigned(consumer, polled)
                 if polled:
+                    first_read = self._first_read
+                    for ktp, msgs in polled.items():
+                        first_read.setdefault((ktp.topic, ktp.partition), msgs[0].offset)
                     batch = [self._record(m) for msgs in polled.values() for m in msgs]
                     self._loop.call_soon_threadsafe(self._deliver, batch)
                 now = time.monotonic()
@@ -289,7 +385,7 @@ class RealtimeTrigger(RecordSource):
                     # kafka-python 3 can get stuck re-joining a group (it spins and never
                     # gets an assignment back): start over with a new consumer, backing off
                     # in case this member is simply one more than there are partitions.
-                    consumer = self._replace_consumer(consumer)
+                    consumer = self._replace_consumer(consumer, now - unassigned_since)
                     unassigned_since = now
                     stall_after = min(stall_after * 2, MAX_STALLED_AFTER_S)
                 if now >= next_status:
@@ -303,9 +399,14 @@ class RealtimeTrigger(RecordSource):
             )
             self._loop.call_soon_threadsafe(self._deliver, [])
 
-    def _replace_consumer(self, consumer: Any) -> Any:
+    def _replace_consumer(self, consumer: Any, silent_s: float) -> Any:
         """Join again with a new consumer; keep the old one if the broker cannot be reached."""
         self._status = TriggerStatus(self.describe(), "rejoining", self._status.partitions)
+        if self.notify is not None:
+            self.notify(
+                f"kflow run: trigger {self.trigger_id}: no partitions for {silent_s:.0f} s, "
+                "joining the group again with a new consumer"
+            )
         try:
             self._connect()  # the new consumer joins before the old one leaves
         except KafkaError as exc:  # the broker is away: try again at the next stall check
@@ -339,6 +440,13 @@ class RealtimeTrigger(RecordSource):
             for (t, p), pos in request.items()
             if (t, p) in assignment
         }
+        if len(offsets) < len(request) and self.notify is not None:
+            # A revoke removes its partitions' requests first, so this should not happen.
+            gone = sorted(set(request) - assignment)
+            self.notify(
+                f"kflow run: trigger {self.trigger_id}: not committing {_names(gone)}: "
+                "no longer assigned"
+            )
         if not offsets:
             return
         try:
@@ -413,3 +521,11 @@ class RealtimeTrigger(RecordSource):
         if self._commit_error:
             detail = f"commit failed, retrying: {self._commit_error}"
         return TriggerStatus(self.describe(), state, tuple(parts), detail=detail)
+
+
+def _names(tps: Any) -> str:
+    """``orders[0,3,5]`` for a set of (topic, partition)."""
+    by_topic: dict[str, list[int]] = {}
+    for t, p in sorted(tps):
+        by_topic.setdefault(t, []).append(p)
+    return ", ".join(f"{t}[{','.join(map(str, ps))}]" for t, ps in by_topic.items()) or "nothing"

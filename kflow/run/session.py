@@ -106,6 +106,10 @@ def _dead_letter(source: Any, options: RunOptions) -> Any:
     return None
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _summary_line(summary: RunSummary) -> str:
     states = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_state.items())) or "none"
     rate = summary.finished / summary.seconds if summary.seconds > 0 else 0.0
@@ -131,6 +135,8 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
             variables=runner.flow_variables,
             from_beginning=options.from_beginning,
         )
+        if views.live is None:  # the live view shows the partitions itself
+            source.notify = _to_stderr
         service = FlowService(
             runner,
             source,

@@ -100,3 +100,22 @@ def test_bad_properties_are_refused_naming_the_key(
     with pytest.raises(KafkaError) as caught:
         translate_properties(config, kind)  # type: ignore[arg-type]
     assert message in str(caught.value)
+
+
+def test_assignment_strategy_takes_java_class_names_and_short_names() -> None:
+    from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
+    from kafka.coordinator.assignors.range import RangePartitionAssignor
+
+    java = "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"
+    assert translate_properties({"partition.assignment.strategy": java}, "consumer") == {
+        "partition_assignment_strategy": (CooperativeStickyAssignor,)
+    }
+    both = translate_properties(
+        {"partition.assignment.strategy": "range, cooperative-sticky"}, "consumer"
+    )
+    assert both["partition_assignment_strategy"] == (
+        RangePartitionAssignor,
+        CooperativeStickyAssignor,
+    )
+    with pytest.raises(KafkaError, match="unknown assignor 'fair'"):
+        translate_properties({"partition.assignment.strategy": "fair"}, "consumer")

@@ -6,6 +6,7 @@ import asyncio
 
 from engine_fakes import CALLS, FakeSource, Sleep, flow, records, task
 
+from kflow.engine.execution import TriggerRecord
 from kflow.engine.runner import FlowRunner
 from kflow.engine.service import FlowService, RunSummary
 
@@ -88,3 +89,39 @@ def test_graceful_stop_finishes_in_flight_work() -> None:
     assert summary.stopped_by == "signal"
     assert summary.finished == 5
     assert source.committed() == {("t", 0): 5}
+
+
+class RevokingSource(FakeSource):
+    """Its partition is revoked after the first batch: later records are not current."""
+
+    def __init__(self, *args: object, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.revoked_at: dict[tuple[str, int], int] | None = None
+        self.served = 0
+
+    async def next_batch(self, timeout: float) -> list[TriggerRecord]:
+        batch = await super().next_batch(timeout)
+        self.served += len(batch)
+        if self.served > 5 and self.revoked_at is None and self.on_revoked is not None:
+            self.revoked_at = self.on_revoked([("t", 0)])
+        return batch
+
+    def is_current(self, record: TriggerRecord) -> bool:
+        return self.revoked_at is None
+
+
+def test_records_of_a_revoked_partition_never_start_and_the_revoke_gets_the_resume_point() -> None:
+    source = RevokingSource(records([{"sleep": 0}] * 20), batch=5)
+    f = flow([task("s", "engine_fakes:Sleep", s=0)])
+
+    async def main() -> RunSummary:
+        service = FlowService(FlowRunner(f, environ={}), source, commit_interval=0.01)
+        return await service.run(timeout=0.5)
+
+    CALLS.clear()
+    summary = asyncio.run(main())
+    # the first batch ran; the one served with the revoke, and every later one, did not
+    assert summary.started == 5
+    assert source.revoked_at is not None
+    assert source.revoked_at[("t", 0)] <= 5
+    assert source.final == {}

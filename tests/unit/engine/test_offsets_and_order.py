@@ -95,3 +95,15 @@ def test_ids_are_22_base62_characters_and_unique() -> None:
     ids = {new_id() for _ in range(20_000)}
     assert len(ids) == 20_000
     assert all(re.fullmatch(r"[0-9A-Za-z]{22}", i) for i in ids)
+
+
+def test_positions_say_where_work_resumes_even_when_already_handed_out() -> None:
+    tracker = OffsetTracker()
+    a = tracker.started(("t", 0), 10)
+    tracker.started(("t", 0), 11)
+    tracker.started(("t", 1), 3)
+    assert a is not None
+    tracker.finished(a, 10)
+    assert tracker.committable() == {("t", 0): 11, ("t", 1): 3}
+    # a revoke needs the resume point whether or not it moved since the last commit
+    assert tracker.positions([("t", 0), ("t", 1), ("t", 2)]) == {("t", 0): 11, ("t", 1): 3}
