@@ -50,8 +50,11 @@ class OffsetTracker:
         """True while ``part`` is still the live bookkeeping of ``tp`` (not revoked since)."""
         return self.partitions.get(tp) is part
 
-    def in_flight(self) -> int:
-        return sum(len(p.in_flight) for p in self.partitions.values())
+    def in_flight(self, tps: list[TopicPartition] | None = None) -> int:
+        """Offsets started and not finished, in ``tps`` (all partitions by default)."""
+        if tps is None:
+            return sum(len(p.in_flight) for p in self.partitions.values())
+        return sum(len(p.in_flight) for tp in tps if (p := self.partitions.get(tp)) is not None)
 
     def committable(self) -> dict[TopicPartition, int]:
         """Positions that moved since the last call; marks them as handed out."""

@@ -86,6 +86,7 @@ class FlowService:
         self._idle.set()
         self.stopping = False
         source.on_revoked = self._revoked
+        source.in_flight_of = self._in_flight_of
 
     # control ------------------------------------------------------------------
 
@@ -226,6 +227,10 @@ class FlowService:
     def _holds(self, tp: TopicPartition, lease: PartitionOffsets) -> bool:
         with self._lock:
             return self._tracker.holds(tp, lease)
+
+    def _in_flight_of(self, tps: list[TopicPartition]) -> int:
+        with self._lock:
+            return self._tracker.in_flight(tps)
 
     def _revoked(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         with self._lock:

@@ -26,6 +26,11 @@ class RecordSource(ABC):
     away; returns, for each of them it tracks, the position where its work
     would resume (everything below it has finished). The service forgets them."""
 
+    in_flight_of: Callable[[list[TopicPartition]], int] | None = None
+    """Set by the service: how many executions of these partitions are still running (a
+    source may wait, bounded, for them before giving partitions up, so they need not be
+    redelivered)."""
+
     def is_current(self, record: TriggerRecord) -> bool:
         """False for a record of a partition revoked since it was read: it must not run.
 

@@ -7,12 +7,15 @@ deserialized becomes a record with an ``error`` (a FAILED execution), and the
 stream goes on.
 
 Rebalances never skip a record. When a partition is taken away, the trigger
-notes where its work would resume (the oldest unfinished offset, or the first
-one read and not started), commits that, and drops whatever it had read and
-not started. When a partition it once lost is assigned to it again, it starts
-at the group's committed offset or that resume point, whichever is further:
-kafka-python keeps the fetch position of a partition that stays with the same
-consumer across a rebalance, which is past records that were dropped.
+stops starting its records, lets the executions already running finish (up to
+``REVOKE_DRAIN_S``), notes where its work resumes (the oldest unfinished
+offset, or the first one read and not started), commits that, and drops
+whatever it had read and not started. When a partition it once lost is
+assigned to it again, it starts at the group's committed offset or that resume
+point, whichever is further: kafka-python keeps the fetch position of a
+partition that stays with the same consumer across a rebalance, which is past
+records that were dropped. See ``kflow.connectors.kafka_group`` for what else
+the client's group membership needs.
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ from datetime import datetime
 from typing import Any
 
 from kflow.connectors.kafka import bootstrap_address, kafka_errors, make_consumer
+from kflow.connectors.kafka_group import (
+    MAX_POLL_INTERVAL_MS,
+    commit_in_listener,
+    nudge_pending_join,
+    pause_in_listener,
+)
 from kflow.connectors.masking import one_line
 from kflow.engine.events import PartitionStatus, TriggerStatus
 from kflow.engine.execution import TriggerRecord
@@ -44,6 +53,7 @@ FINAL_COMMIT_TRIES = 10
 SESSION_TIMEOUT_MS = 10_000
 STALLED_AFTER_S = 25.0
 MAX_STALLED_AFTER_S = 300.0
+REVOKE_DRAIN_S = 3.0
 
 
 def _heartbeat_silence(consumer: Any, now: float) -> float | None:
@@ -124,6 +134,7 @@ class RealtimeTrigger(RecordSource):
         self._first_read: dict[TopicPartition, int] = {}
         self._reposition: set[TopicPartition] = set()
         self.rebalances = 0  # assignments received
+        self.nudges = 0  # polls told to await a join in progress (see kafka_group)
         self.notify: Callable[[str], None] | None = None
         """Called with one line for what an operator should know (assignments, rejoins)."""
         self._status = TriggerStatus(self.describe(), "connecting")
@@ -228,6 +239,8 @@ class RealtimeTrigger(RecordSource):
             # would hold its partitions that long before the group moves them.
             overrides["session_timeout_ms"] = SESSION_TIMEOUT_MS
             overrides["heartbeat_interval_ms"] = SESSION_TIMEOUT_MS // 5
+        if "max.poll.interval.ms" not in self.properties:
+            overrides["max_poll_interval_ms"] = MAX_POLL_INTERVAL_MS
         if self.from_beginning:
             overrides["auto_offset_reset"] = "earliest"
         consumer = make_consumer(self.properties, **overrides)
@@ -240,16 +253,21 @@ class RealtimeTrigger(RecordSource):
             # (consumer.commit) fails: the commit is awaited instead. An exception raised
             # here ends the consumer, so none escapes.
             async def on_partitions_revoked(self, revoked: Any) -> None:
+                tps = [(tp.topic, tp.partition) for tp in revoked]
                 try:
-                    resume = source._revoked([(tp.topic, tp.partition) for tp in revoked])
+                    source._stop_starting(tps)
+                    await source._drain(consumer, tps)
+                    resume = source._revoked(tps)
                     await source._commit_on_revoke(consumer, resume)
                 except Exception as exc:
                     source._commit_error = f"during a rebalance: {exc}"
 
             async def on_partitions_lost(self, lost: Any) -> None:
                 # The group has moved on without us: nothing may be committed.
+                tps = [(tp.topic, tp.partition) for tp in lost]
                 try:
-                    source._revoked([(tp.topic, tp.partition) for tp in lost])
+                    source._stop_starting(tps)
+                    source._revoked(tps)
                 except Exception as exc:
                     source._commit_error = f"during a rebalance: {exc}"
 
@@ -270,6 +288,10 @@ class RealtimeTrigger(RecordSource):
                 consumer.subscribe(pattern=self.pattern, listener=Listener())
             else:
                 consumer.subscribe(topics=self.topics, listener=Listener())
+                # With the topics' metadata in hand, the first assignment covers their
+                # partitions (else the leader assigns nothing and the group rejoins at once).
+                for topic in self.topics:
+                    consumer.partitions_for_topic(topic)
         self._consumer = consumer
 
     def _seek_since(self, consumer: Any, tps: list[Any]) -> None:
@@ -282,11 +304,23 @@ class RealtimeTrigger(RecordSource):
             else:
                 consumer.seek(tp, offset.offset)
 
-    def _revoked(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
-        """Bookkeeping of a revoke; returns where the work of each partition would resume."""
+    def _stop_starting(self, tps: list[TopicPartition]) -> None:
+        """No record of ``tps`` read so far starts from now on (see RecordSource.is_current)."""
         self._assigned = self._assigned - set(tps)
-        for tp in tps:  # before the service forgets them: see RecordSource.is_current
+        for tp in tps:
             self._epochs[tp] = self._epochs.get(tp, 0) + 1
+
+    async def _drain(self, consumer: Any, tps: list[TopicPartition]) -> None:
+        """Let the executions of ``tps`` finish (bounded), so they need not run again."""
+        if self.in_flight_of is None or self._closing.is_set():
+            return
+        deadline = time.monotonic() + REVOKE_DRAIN_S
+        while self.in_flight_of(tps) and time.monotonic() < deadline:
+            if not await pause_in_listener(consumer, 0.01):
+                return
+
+    def _revoked(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Bookkeeping of a revoke; returns where the work of each partition resumes."""
         started = self.on_revoked(tps) if self.on_revoked is not None else {}
         resume: dict[TopicPartition, int] = {}
         for tp in tps:
@@ -304,15 +338,14 @@ class RealtimeTrigger(RecordSource):
         from kafka import TopicPartition as KTP
         from kafka.structs import OffsetAndMetadata
 
-        coordinator = getattr(consumer, "_coordinator", None)
-        commit = getattr(coordinator, "_commit_offsets_sync_async", None)
-        if not resume or commit is None:
-            return  # the new owner starts at the last commit: redeliveries, nothing skipped
+        if not resume:
+            return
         offsets = {KTP(t, p): OffsetAndMetadata(pos, "", -1) for (t, p), pos in resume.items()}
         try:
-            await commit(offsets, timeout_ms=5000)
+            if not await commit_in_listener(consumer, offsets, timeout_ms=5000):
+                return  # the new owner starts at the last commit: redeliveries, no skips
         except Exception as exc:
-            self._commit_error = f"commit on revoke: {one_line(exc)}"
+            self._commit_error = f"commit on revoke: {one_line(str(exc))}"
             return
         for tp, pos in resume.items():
             self._committed[tp] = pos
@@ -364,6 +397,8 @@ class RealtimeTrigger(RecordSource):
         try:
             while not self._closing.is_set():
                 self._apply_requests(consumer)
+                if nudge_pending_join(consumer):
+                    self.nudges += 1
                 with kafka_errors(self.address):
                     polled = consumer.poll(timeout_ms=POLL_MS)
                 if self._reposition:

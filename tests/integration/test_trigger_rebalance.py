@@ -22,7 +22,7 @@ from kflow.engine.execution import TriggerRecord
 from kflow.flow import load_flow_text
 from kflow.plugins import kafka_trigger
 from kflow.plugins.kafka_trigger import RealtimeTrigger
-from testkit.kafka import create_topic, send_all
+from testkit.kafka import committed_offsets, create_topic, send_all
 
 PARTITIONS = 2
 PER_PARTITION = 50
@@ -102,6 +102,8 @@ def test_records_dropped_at_a_revoke_are_read_again_when_the_partition_stays(
             rebalances = source.rebalances
             thread.start()
             await until(lambda: source.rebalances > rebalances, 60, "the second member's join")
+            # what it had read was committed as its resume point while it still owned it
+            assert committed_offsets(kafka_bootstrap, group), "no commit at the revoke"
             other_done.set()
             await asyncio.get_running_loop().run_in_executor(None, thread.join, 30)
             await until(lambda: len(source._assigned) == PARTITIONS, 60, "the partitions back")

@@ -107,3 +107,13 @@ def test_positions_say_where_work_resumes_even_when_already_handed_out() -> None
     assert tracker.committable() == {("t", 0): 11, ("t", 1): 3}
     # a revoke needs the resume point whether or not it moved since the last commit
     assert tracker.positions([("t", 0), ("t", 1), ("t", 2)]) == {("t", 0): 11, ("t", 1): 3}
+
+
+def test_in_flight_counts_per_partition() -> None:
+    tracker = OffsetTracker()
+    for offset in (1, 2, 3):
+        tracker.started(("t", 0), offset)
+    tracker.started(("t", 1), 7)
+    assert tracker.in_flight() == 4
+    assert tracker.in_flight([("t", 0)]) == 3
+    assert tracker.in_flight([("t", 1), ("t", 9)]) == 1

@@ -1,0 +1,37 @@
+"""The kafka-python group workarounds, on stand-ins for the client's coordinator."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from kflow.connectors.kafka_group import nudge_pending_join
+
+
+class Coordinator:
+    def __init__(self, *, rejoining: bool, need: bool) -> None:
+        self.rejoining = rejoining
+        self.need = need
+        self.requested = 0
+
+    def need_rejoin(self) -> bool:
+        return self.need
+
+    def request_rejoin(self) -> None:
+        self.requested += 1
+        self.need = True
+
+
+def test_a_join_in_progress_that_poll_would_no_longer_drive_is_driven_again() -> None:
+    coordinator = Coordinator(rejoining=True, need=False)
+    consumer = SimpleNamespace(_coordinator=coordinator)
+    assert nudge_pending_join(consumer) is True
+    assert coordinator.requested == 1
+    assert nudge_pending_join(consumer) is False  # poll drives it now
+    assert coordinator.requested == 1
+
+
+def test_a_stable_member_or_another_client_is_left_alone() -> None:
+    stable = Coordinator(rejoining=False, need=False)
+    assert nudge_pending_join(SimpleNamespace(_coordinator=stable)) is False
+    assert stable.requested == 0
+    assert nudge_pending_join(SimpleNamespace()) is False
