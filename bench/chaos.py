@@ -36,6 +36,7 @@ COLUMNS = (
     "starts",
     "rebalances",
     "rejoins",
+    "nudges",
     "commit s",
 )
 
@@ -68,7 +69,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def row(n: int, r: ChurnRound) -> list[str]:
     commit = "-" if r.commit_seconds is None else f"{r.commit_seconds:.1f}"
     figures = [r.sent, r.acked, r.stored, r.lost, r.duplicates, r.kills, r.stops, r.starts]
-    return [str(n), *map(str, figures), str(r.rebalances), str(r.rejoins), commit]
+    return [str(n), *map(str, figures), str(r.rebalances), str(r.rejoins), str(r.nudges), commit]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,8 @@ from testkit.stack import fresh_database
 
 ACTIONS = ("kill", "stop", "start")
 ASSIGNED = re.compile(r"^kflow run: trigger \S+: assigned ", re.M)
-REJOINED = re.compile(r"^kflow run: trigger \S+: no partitions for ", re.M)
+REJOINED = re.compile(r"^kflow run: trigger \S+: group membership stuck for ", re.M)
+NUDGED = re.compile(r"^kflow run: trigger \S+: the Kafka client left a group join ", re.M)
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ class ChurnRound:
     stops: int = 0
     starts: int = 0
     rebalances: int = 0  # assignments reported by the processes
-    rejoins: int = 0  # stalled consumers replaced
+    rejoins: int = 0  # stuck consumers replaced
+    nudges: int = 0  # joins the client left pending, driven again
     commit_seconds: float | None = None  # last change -> committed to the end
     max_alive: int = 0
     bad_exits: list[str] = field(default_factory=list)
@@ -83,6 +85,7 @@ class ChurnRound:
             "starts": self.starts,
             "rebalances": self.rebalances,
             "rejoins": self.rejoins,
+            "nudges": self.nudges,
             "commit_seconds": self.commit_seconds,
             "lost_ranges": {str(p): r for p, r in self.lost_ranges.items()},
             "problems": self.problems,
@@ -211,6 +214,7 @@ def run_round(
             text = process.stderr()
             result.rebalances += len(ASSIGNED.findall(text))
             result.rejoins += len(REJOINED.findall(text))
+            result.nudges += len(NUDGED.findall(text))
         ids = Counter(d["order_id"] for d in db["detailed"].find({}, {"order_id": 1, "_id": 0}))
     wanted = {order(name, i)["order_id"] for i in range(result.sent)}
     result.stored = len(set(ids) & wanted)

@@ -46,6 +46,17 @@ def nudge_pending_join(consumer: Any) -> bool:
     return True
 
 
+def member_is_stable(consumer: Any) -> bool | None:
+    """True when the member has joined and heartbeats, False while it (re)joins, None if the
+    client does not say."""
+    state = getattr(_coordinator(consumer), "state", None)
+    if not isinstance(state, str):
+        return None
+    from kafka.structs import MemberState
+
+    return state == MemberState.STABLE
+
+
 async def commit_in_listener(consumer: Any, offsets: dict[Any, Any], timeout_ms: int) -> bool:
     """Commit from a rebalance listener; False if this client cannot do it there."""
     commit = getattr(_coordinator(consumer), "_commit_offsets_sync_async", None)

@@ -33,6 +33,7 @@ from kflow.connectors.kafka import bootstrap_address, kafka_errors, make_consume
 from kflow.connectors.kafka_group import (
     MAX_POLL_INTERVAL_MS,
     commit_in_listener,
+    member_is_stable,
     nudge_pending_join,
     pause_in_listener,
 )
@@ -52,8 +53,19 @@ STATUS_EVERY_S = 0.5
 FINAL_COMMIT_TRIES = 10
 SESSION_TIMEOUT_MS = 10_000
 STALLED_AFTER_S = 25.0
-MAX_STALLED_AFTER_S = 300.0
 REVOKE_DRAIN_S = 3.0
+
+
+def membership_looks_stuck(
+    *, assigned: bool, stable: bool | None, heartbeat_silence: float | None
+) -> bool:
+    """Whether a group member looks stuck now (it is replaced once it has for
+    ``STALLED_AFTER_S``): without partitions and not a stable member (a join that does not
+    end), or holding partitions without hearing from the coordinator. A stable member without
+    partitions is simply one more than there are partitions: it is left alone."""
+    if assigned:
+        return heartbeat_silence is not None and heartbeat_silence > STALLED_AFTER_S
+    return stable is not True
 
 
 def _heartbeat_silence(consumer: Any, now: float) -> float | None:
@@ -392,13 +404,17 @@ class RealtimeTrigger(RecordSource):
         consumer = self._consumer
         assert self._loop is not None
         next_status = 0.0
-        unassigned_since = time.monotonic()
-        stall_after = STALLED_AFTER_S
+        healthy_at = time.monotonic()  # last time the membership looked healthy
         try:
             while not self._closing.is_set():
                 self._apply_requests(consumer)
                 if nudge_pending_join(consumer):
                     self.nudges += 1
+                    if self.notify is not None:
+                        self.notify(
+                            f"kflow run: trigger {self.trigger_id}: the Kafka client left a "
+                            "group join unanswered; driving it again"
+                        )
                 with kafka_errors(self.address):
                     polled = consumer.poll(timeout_ms=POLL_MS)
                 if self._reposition:
@@ -410,19 +426,17 @@ class RealtimeTrigger(RecordSource):
                     batch = [self._record(m) for msgs in polled.values() for m in msgs]
                     self._loop.call_soon_threadsafe(self._deliver, batch)
                 now = time.monotonic()
-                silent = _heartbeat_silence(consumer, now)
-                if self.partitions is not None or (
-                    self._assigned and (silent is None or silent < STALLED_AFTER_S)
+                if self.partitions is not None or not membership_looks_stuck(
+                    assigned=bool(self._assigned),
+                    stable=member_is_stable(consumer),
+                    heartbeat_silence=_heartbeat_silence(consumer, now),
                 ):
-                    unassigned_since = now
-                    stall_after = STALLED_AFTER_S
-                elif now - unassigned_since > stall_after:
-                    # kafka-python 3 can get stuck re-joining a group (it spins and never
-                    # gets an assignment back): start over with a new consumer, backing off
-                    # in case this member is simply one more than there are partitions.
-                    consumer = self._replace_consumer(consumer, now - unassigned_since)
-                    unassigned_since = now
-                    stall_after = min(stall_after * 2, MAX_STALLED_AFTER_S)
+                    healthy_at = now
+                elif now - healthy_at > STALLED_AFTER_S:
+                    # The last resort, should the client get stuck in a way the nudge does
+                    # not cover: a new consumer joins, then the old one leaves.
+                    consumer = self._replace_consumer(consumer, now - healthy_at)
+                    healthy_at = now
                 if now >= next_status:
                     self._status = self._snapshot(consumer, "running")
                     next_status = now + STATUS_EVERY_S
@@ -434,13 +448,13 @@ class RealtimeTrigger(RecordSource):
             )
             self._loop.call_soon_threadsafe(self._deliver, [])
 
-    def _replace_consumer(self, consumer: Any, silent_s: float) -> Any:
+    def _replace_consumer(self, consumer: Any, stuck_s: float) -> Any:
         """Join again with a new consumer; keep the old one if the broker cannot be reached."""
         self._status = TriggerStatus(self.describe(), "rejoining", self._status.partitions)
         if self.notify is not None:
             self.notify(
-                f"kflow run: trigger {self.trigger_id}: no partitions for {silent_s:.0f} s, "
-                "joining the group again with a new consumer"
+                f"kflow run: trigger {self.trigger_id}: group membership stuck for "
+                f"{stuck_s:.0f} s, joining again with a new consumer"
             )
         try:
             self._connect()  # the new consumer joins before the old one leaves
