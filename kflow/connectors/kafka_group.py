@@ -46,6 +46,13 @@ def nudge_pending_join(consumer: Any) -> bool:
     return True
 
 
+def warm_metadata(consumer: Any, topics: list[str]) -> None:
+    """Read the topics' metadata before the first ``poll()``: an assignment computed without
+    it is empty, and the group rejoins at once (the rebalance in which joins got stuck)."""
+    for topic in topics:
+        consumer.partitions_for_topic(topic)
+
+
 def member_is_stable(consumer: Any) -> bool | None:
     """True when the member has joined and heartbeats, False while it (re)joins, None if the
     client does not say."""

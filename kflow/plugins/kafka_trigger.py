@@ -36,6 +36,7 @@ from kflow.connectors.kafka_group import (
     member_is_stable,
     nudge_pending_join,
     pause_in_listener,
+    warm_metadata,
 )
 from kflow.connectors.masking import one_line
 from kflow.engine.events import PartitionStatus, TriggerStatus
@@ -135,9 +136,8 @@ class RealtimeTrigger(RecordSource):
         self._paused = False
         self._closing = threading.Event()
         self._assigned: set[TopicPartition] = set()
-        # Bumped for a partition each time it is revoked: records fetched before a revoke
-        # are dropped, even when the partition comes back (the new owner starts at the
-        # committed offset, and so do we).
+        # Bumped for a partition each time it is revoked: records read before a revoke
+        # never start, even when the partition comes back (they are read again).
         self._epochs: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
         # Where to resume a partition taken away from us, should it come back; the first
@@ -300,10 +300,7 @@ class RealtimeTrigger(RecordSource):
                 consumer.subscribe(pattern=self.pattern, listener=Listener())
             else:
                 consumer.subscribe(topics=self.topics, listener=Listener())
-                # With the topics' metadata in hand, the first assignment covers their
-                # partitions (else the leader assigns nothing and the group rejoins at once).
-                for topic in self.topics:
-                    consumer.partitions_for_topic(topic)
+                warm_metadata(consumer, self.topics)
         self._consumer = consumer
 
     def _seek_since(self, consumer: Any, tps: list[Any]) -> None:
@@ -393,7 +390,7 @@ class RealtimeTrigger(RecordSource):
                     committed = consumer.committed(ktp, timeout_ms=5000)
             except KafkaError as exc:  # held back until the coordinator answers
                 self._commit_error = f"cannot read the committed offset of {t}[{p}]: {exc}"
-                continue
+                break  # one wait per round of the loop, not one per partition
             known = [o for o in (committed, self._restart.get((t, p))) if o is not None]
             if known:
                 consumer.seek(ktp, max(known))
