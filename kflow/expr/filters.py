@@ -21,10 +21,13 @@ from jinja2 import Undefined
 from kflow.errors import ExpressionError
 
 from . import dates
+from .filters_pebble import PEBBLE_FILTERS, is_json
+from .java_text import java_regex_replace, java_split
 from .jq_support import jq_filter
 from .printing import to_json, to_text
+from .yaml_text import write_yaml
 
-__all__ = ["FILTERS", "is_empty", "parse_number"]
+__all__ = ["FILTERS", "is_empty", "is_json", "parse_number"]
 
 
 def _text(value: Any) -> str:
@@ -75,9 +78,14 @@ def from_json(value: Any) -> Any:
         raise ExpressionError(f"fromJson: not JSON ({exc})") from exc
 
 
-def capitalize(value: Any) -> str:
+def capitalize(value: Any) -> str | None:
+    """The first non-blank character in title case (Pebble skips leading whitespace)."""
+    if value is None:
+        return None
     text = _text(value)
-    return text[:1].upper() + text[1:]
+    stripped = text.lstrip()
+    lead = len(text) - len(stripped)
+    return text[:lead] + stripped[:1].title() + stripped[1:]
 
 
 def title(value: Any) -> str:
@@ -95,16 +103,33 @@ def title(value: Any) -> str:
     return "".join(out)
 
 
-def replace(value: Any, search: Any, replacement: Any = None, regexp: bool = False) -> str:
-    """``replace({'a': 'b', ...})`` as in Pebble, or ``replace('a', 'b')``."""
-    text = _text(value)
+def replace(value: Any, search: Any, replacement: Any = None, regexp: bool = False) -> Any:
+    """``replace({'a': 'b', ...})`` as in Kestra, or ``replace('a', 'b')``.
+
+    With ``regexp=true`` the keys are Java regular expressions and ``$1`` in a
+    replacement is the group. A map or list has each of its values replaced
+    (recursively; other values as their text); null stays null.
+    """
+    if value is None:
+        return None
     pairs = list(search.items()) if isinstance(search, Mapping) else [(search, replacement or "")]
-    for old, new in pairs:
-        if regexp:
-            text = re.sub(_text(old), _text(new), text)
-        else:
-            text = text.replace(_text(old), _text(new))
-    return text
+
+    def one(text: str) -> str:
+        for old, new in pairs:
+            if regexp:
+                text = java_regex_replace(text, _text(old), _text(new))
+            else:
+                text = text.replace(_text(old), _text(new))
+        return text
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, Mapping):
+            return {k: walk(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [walk(v) for v in item]
+        return one(_text(item))
+
+    return walk(value)
 
 
 def length(value: Any) -> int:
@@ -117,10 +142,15 @@ def length(value: Any) -> int:
     return len(_text(value))
 
 
-def keys(value: Any) -> list[Any]:
-    if not isinstance(value, Mapping):
-        raise ExpressionError(f"keys: expected a map, got {type(value).__name__}")
-    return list(value.keys())
+def keys(value: Any) -> list[Any] | None:
+    """A map's keys; a list's indexes (``[0, 1, 2]``); null stays null."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return list(value.keys())
+    if isinstance(value, list | tuple):
+        return list(range(len(value)))
+    raise ExpressionError(f"keys: applies to a list or a map, not a {type(value).__name__}")
 
 
 def values(value: Any) -> list[Any]:
@@ -135,11 +165,11 @@ def join(value: Any, separator: str = "") -> str:
     return _text(separator).join(_text(v) for v in value)
 
 
-def split(value: Any, delimiter: str, limit: int | None = None) -> list[str]:
-    text = _text(value)
-    if limit is None or limit <= 0:
-        return text.split(delimiter)
-    return text.split(delimiter, limit - 1)
+def split(value: Any, delimiter: str, limit: int | None = None) -> list[str] | None:
+    """Pebble's ``split``: ``delimiter`` is a Java regular expression (``'\\|'``)."""
+    if value is None:
+        return None
+    return java_split(_text(value), _text(delimiter), 0 if limit is None else int(limit))
 
 
 def abbreviate(value: Any, length: int) -> str:
@@ -218,9 +248,13 @@ def parse_number(value: Any, type: str | None = None) -> int | float:
     return number
 
 
-def _hash(name: str) -> Callable[[Any], str]:
-    def digest(value: Any) -> str:
-        return hashlib.new(name, _text(value).encode("utf-8")).hexdigest()
+def _hash(name: str) -> Callable[[Any], str | None]:
+    def digest(value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ExpressionError(f"{name}: needs a string to hash")
+        return hashlib.new(name, value.encode("utf-8")).hexdigest()
 
     digest.__name__ = name
     return digest
@@ -247,30 +281,41 @@ def to_yaml(value: Any) -> str:
     return buf.getvalue()
 
 
-def yaml_filter(value: Any) -> Any:
-    """Kestra's ``yaml``: a YAML string is parsed into an object; other values
-    (maps, lists) are written as YAML text (``{{ labels | yaml | indent(4) }}``)."""
-    if isinstance(value, str):
-        from ruamel.yaml import YAML, YAMLError
-
-        try:
-            return YAML(typ="safe", pure=True).load(value)
-        except YAMLError as exc:
-            raise ExpressionError(f"yaml: not YAML ({exc})") from exc
-    return to_yaml(value)
+def yaml_filter(value: Any) -> str:
+    """Kestra's ``yaml`` filter writes ``value`` as YAML (``{{ labels | yaml }}``);
+    the ``yaml(text)`` function parses."""
+    return write_yaml(value)
 
 
-def indent(value: Any, amount: int, prefix: str = " ") -> str:
-    """Indent every line but the first by ``amount`` times ``prefix``."""
-    pad = prefix * int(amount)
-    lines = _text(value).split("\n")
-    return "\n".join([lines[0], *[pad + line if line else line for line in lines[1:]]])
+def _line_separator(text: str) -> str:
+    for sep in ("\r\n", "\n\r", "\n", "\r"):
+        if sep in text:
+            return sep
+    return "\n"
 
 
-def nindent(value: Any, amount: int, prefix: str = " ") -> str:
-    """A newline, then every line indented by ``amount`` times ``prefix``."""
-    pad = prefix * int(amount)
-    return "\n" + "\n".join(pad + line if line else line for line in _text(value).split("\n"))
+def _indent(name: str, value: Any, amount: Any, prefix: Any, first: bool) -> str | None:
+    if value is None:
+        return None
+    text = _text(value)
+    if not text:
+        return text
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        raise ExpressionError(f"{name}: expects an integer >= 0 as argument 'amount'")
+    sep = _line_separator(text)
+    if first:
+        text = sep + text
+    return text.replace(sep, sep + _text(prefix) * amount)
+
+
+def indent(value: Any, amount: Any, prefix: Any = " ") -> str | None:
+    """Every line but the first indented by ``amount`` times ``prefix`` (blank ones too)."""
+    return _indent("indent", value, amount, prefix, False)
+
+
+def nindent(value: Any, amount: Any, prefix: Any = " ") -> str | None:
+    """A line separator, then every line indented by ``amount`` times ``prefix``."""
+    return _indent("nindent", value, amount, prefix, True)
 
 
 def flatten(value: Any) -> list[Any]:
@@ -397,4 +442,5 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "flatten": flatten,
     "escapeChar": escape_char,
     "chunk": chunk,
+    **PEBBLE_FILTERS,
 }

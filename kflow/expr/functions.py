@@ -16,6 +16,8 @@ from kflow.errors import ExpressionError, NotSupportedError
 
 from . import dates
 from .filters import from_json, is_empty
+from .ion import from_ion
+from .printing import to_text
 from .secrets_env import read_secret
 
 __all__ = ["HELPERS", "PUBLIC_FUNCTIONS", "ExpressionNotSupported"]
@@ -33,12 +35,50 @@ def uuid() -> str:
     return str(uuid_module.uuid4())
 
 
-def random_int(lower: int, upper: int) -> int:
-    """A random integer, ``lower`` included and ``upper`` excluded."""
-    lower, upper = int(lower), int(upper)
-    if upper <= lower:
-        raise ExpressionError(f"randomInt: upper ({upper}) must be above lower ({lower})")
-    return random.randrange(lower, upper)
+def _int_argument(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ExpressionError(f"randomInt: the argument {name} must be an integer")
+    return value
+
+
+def random_int(lower: Any, upper: Any) -> int:
+    """A random integer, ``lower`` included and ``upper`` excluded (``lower`` when equal)."""
+    lower, upper = _int_argument("lower", lower), _int_argument("upper", upper)
+    if upper < lower:
+        raise ExpressionError(f"randomInt: upper ({upper}) is less than lower ({lower})")
+    return lower if upper == lower else random.randrange(lower, upper)
+
+
+def from_json_function(json: Any = None) -> Any:
+    """``fromJson(text)`` / the deprecated ``json(text)``: null stays null."""
+    return from_json(json)
+
+
+def yaml_function(yaml: Any) -> Any:
+    """``yaml(text)``: the YAML document parsed (the ``yaml`` filter writes YAML)."""
+    if not isinstance(yaml, str):
+        raise ExpressionError("yaml: expects a string")
+    from ruamel.yaml import YAML, YAMLError
+
+    try:
+        return YAML(typ="safe", pure=True).load(yaml)
+    except YAMLError as exc:
+        raise ExpressionError(f"yaml: invalid YAML ({exc})") from exc
+
+
+def from_ion_function(ion: Any) -> Any:
+    """``fromIon(text)``: Ion text read into maps, lists and values (see ``ion.py``)."""
+    return from_ion(ion)
+
+
+@pass_context
+def print_context(context: Context) -> dict[str, Any]:
+    """``printContext()``: every variable the template can read, as a map."""
+    return {
+        name: value
+        for name, value in context.get_all().items()
+        if not name.startswith("_") and not callable(value) and not isinstance(value, Undefined)
+    }
 
 
 @pass_context
@@ -68,11 +108,26 @@ def pebble_min(*values: Any) -> Any:
     return min(values[0] if len(values) == 1 else values)
 
 
-def pebble_range(start: int, end: int, step: int = 1) -> list[int]:
-    """Pebble's ``range``: both ends included."""
-    if step == 0:
-        raise ExpressionError("range: the step cannot be 0")
-    return list(range(int(start), int(end) + (1 if step > 0 else -1), int(step)))
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def pebble_range(start: Any, end: Any, increment: Any = 1, step: Any = None) -> list[Any]:
+    """Pebble's ``range``: both ends included; numbers or one-character strings
+    (``range('a', 'e')``); never counts down unless ``increment`` is negative."""
+    if step is not None:
+        increment = step
+    if not _is_number(increment):
+        raise ExpressionError(f"range: the increment must be a number, not {increment!r}")
+    inc = int(increment)
+    if inc == 0:
+        raise ExpressionError("range: the increment must be different than 0")
+    if _is_number(start) and _is_number(end):
+        return list(range(int(start), int(end) + (1 if inc > 0 else -1), inc))
+    if isinstance(start, str) and isinstance(end, str) and len(start) == len(end) == 1:
+        codes = range(ord(start), ord(end) + (1 if inc > 0 else -1), inc)
+        return [chr(c) for c in codes]
+    raise ExpressionError("range: the arguments must be numbers or strings with a length of 1")
 
 
 # Kestra functions that need services kflow does not have (yet): known names,
@@ -87,8 +142,6 @@ _UNSUPPORTED = {
     "currentEachOutput": "ForEach outputs",
     "encrypt": "encryption",
     "decrypt": "encryption",
-    "fromIon": "Ion files",
-    "renderOnce": "recursive rendering options",
     "appLink": "Kestra UI links",
     "tasksWithState": "execution history",
 }
@@ -98,7 +151,12 @@ PUBLIC_FUNCTIONS: dict[str, Any] = {
     "now": now,
     "uuid": uuid,
     "randomInt": random_int,
-    "fromJson": from_json,
+    "fromJson": from_json_function,
+    "json": from_json_function,
+    "yaml": yaml_function,
+    "fromIon": from_ion_function,
+    "printContext": print_context,
+    "fetchContext": print_context,
     "errorLogs": error_logs,
     "secret": secret,
     "max": pebble_max,
@@ -166,10 +224,25 @@ def _contains(container: Any, item: Any) -> bool:
 
 
 def _range(lower: Any, upper: Any) -> list[Any]:
-    if isinstance(lower, str) and isinstance(upper, str) and len(lower) == len(upper) == 1:
-        return [chr(c) for c in range(ord(lower), ord(upper) + 1)]
-    step = 1 if int(upper) >= int(lower) else -1
-    return list(range(int(lower), int(upper) + step, step))
+    """Pebble's ``a..b``: ``range(a, b)``, so ``5..1`` is empty."""
+    return pebble_range(lower, upper)
+
+
+def _is_in(item: Any, container: Any) -> bool:
+    """Kestra's ``isIn``: compared as text, in a list or among a map's keys and values."""
+    if item is None or isinstance(item, Undefined):
+        return False
+    if container is None or isinstance(container, Undefined):
+        return False
+    wanted = to_text(item)
+    if isinstance(container, Mapping):
+        return any(to_text(k) == wanted or to_text(v) == wanted for k, v in container.items())
+    if isinstance(container, str | bytes):
+        return False
+    try:
+        return any(to_text(x) == wanted for x in container)
+    except TypeError:
+        return False
 
 
 def _is_int(value: Any) -> bool:
@@ -208,4 +281,5 @@ HELPERS: dict[str, Any] = {
     "__kf_is_empty": is_empty,
     "__kf_contains": _contains,
     "__kf_range": _range,
+    "__kf_is_in": _is_in,
 }

@@ -2,7 +2,8 @@
 
 ``split_segments`` finds text, ``{{ }}`` prints, ``{% %}`` tags, ``{# #}``
 comments and ``{% raw %}`` / ``{% verbatim %}`` blocks, skipping string
-literals inside tags (so ``{{ '}}' }}`` is one print). ``tokenize`` reads one
+literals and open brackets inside tags (so ``{{ '}}' }}`` and
+``{{ {'a': {}} }}`` are one print each). ``tokenize`` reads one
 expression; string literals are read as Pebble's lexer reads them. Offsets are
 absolute in the template source, for line and column reporting.
 """
@@ -44,9 +45,14 @@ _RAW_CLOSE = {"raw": re.compile(r"\{%-?\s*endraw\s*-?%\}"),
 
 
 def _scan_tag_end(source: str, pos: int, closer: str) -> int:
-    """Offset of ``closer`` ending the tag whose body starts at ``pos``."""
+    """Offset of ``closer`` ending the tag whose body starts at ``pos``.
+
+    As Pebble's lexer, a closer inside open brackets (``{{ {'a': {}} }}``) does
+    not end the tag.
+    """
     i = pos
     n = len(source)
+    depth = 0
     while i < n:
         c = source[i]
         if c in "'\"":
@@ -57,8 +63,12 @@ def _scan_tag_end(source: str, pos: int, closer: str) -> int:
                 raise PebbleSyntaxError("unterminated string literal", i)
             i = j + 1
             continue
-        if source.startswith(closer, i):
+        if depth == 0 and source.startswith(closer, i):
             return i
+        if c in "([{":
+            depth += 1
+        elif c in ")]}" and depth > 0:
+            depth -= 1
         i += 1
     return -1
 

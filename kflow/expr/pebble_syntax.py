@@ -5,14 +5,14 @@ A template is first split into segments (``pebble_lexer``: text, prints, tags,
 literals inside tags. Each expression is then tokenised and parsed with
 Pebble's own operator precedences (``or`` 10, ``and`` 15, ``is``/``contains``
 20, comparisons 30, ``+ -`` 40, ``* / %`` 60, ``|`` 100, ``~`` 110, ``..``,
-``??`` and ``???`` 120, unary ``not + -`` 500, ternary ``? :`` lowest) into a
+``??``, ``???`` and Kestra's ``isIn`` 120, unary ``not + -`` 500, ternary ``? :`` lowest) into a
 small tree, which is emitted as fully parenthesised Jinja2 code. So
 ``'a' ~ 'b' | upper`` becomes ``(('a' ~ 'b'))|upper`` and
 ``trigger.value ?? '' | jq('.a')`` becomes a coalesce whose result is piped.
 
 Pebble constructs without a Jinja2 twin are emitted as calls to private
 helpers (names starting with ``__kf_``, see ``functions.py``): ``??``,
-``???``, ``contains``, ``..``, ``is defined`` on a chain (false, not an error,
+``???``, ``contains``, ``isIn``, ``..``, ``is defined`` on a chain (false, not an error,
 when a link is missing), ``is empty``, ``is null``, and ``/`` and ``%``
 (integer operands give Java's integer division and remainder, as in Pebble).
 Pebble's ``loop.index`` counts from 0 (Jinja2's ``loop.index0``).
@@ -106,6 +106,7 @@ _BINARY = {
     "..": 120,
     "??": 120,
     "???": 120,
+    "isIn": 120,
 }
 _UNARY_PRECEDENCE = 500
 _LITERAL_NAMES = {"true": "true", "false": "false", "null": "none", "none": "none"}
@@ -421,6 +422,8 @@ def emit(node: _Node) -> str:
             return f"__kf_unbox(__kf_present({_emit_safe(left)}) or __kf_box({emit(right)}))"
         if op == "contains":
             return f"__kf_contains({emit(left)}, {emit(right)})"
+        if op == "isIn":
+            return f"__kf_is_in({_emit_safe(left)}, {emit(right)})"
         if op == "..":
             return f"__kf_range({emit(left)}, {emit(right)})"
         if op == "/":

@@ -30,7 +30,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from kflow.errors import ExpressionError
 
-from .filters import FILTERS
+from .filters import FILTERS, is_json
 from .functions import HELPERS, PUBLIC_FUNCTIONS
 from .jq_support import check_jq
 from .pebble_syntax import PebbleSyntaxError, Translation, translate
@@ -149,21 +149,55 @@ def _build_environment() -> KestraEnvironment:
     env.globals.update(PUBLIC_FUNCTIONS)
     env.globals.update(HELPERS)
     env.globals["render"] = _render_function
+    env.globals["renderOnce"] = _render_once_function
     env.tests["empty"] = lambda v: FILTERS["default"](v, True) is True
+    env.tests["json"] = is_json
     return env
 
 
-@pass_context
-def _render_function(context: Context, source: Any, recursive: bool = True) -> str:
-    """``render(text)``: render ``text`` as a template with the current variables."""
-    if not isinstance(source, str):
-        return to_text(source)
-    text = source
-    for _ in range(10 if recursive else 1):
+_MAX_RENDERS = 10
+
+
+def _render_text(text: str, variables: Mapping[str, Any], recursive: bool) -> str:
+    for _ in range(_MAX_RENDERS if recursive else 1):
         if not is_templated(text):
-            break
-        text = _compile_cached(text).render(context.get_all())
+            return text
+        text = _compile_cached(text).render(variables)
+    if recursive and is_templated(text):
+        raise ExpressionError(f"render: too many rendering attempts for `{_excerpt(text)}`")
     return text
+
+
+def _render_object(value: Any, variables: Mapping[str, Any], recursive: bool) -> Any:
+    """Kestra's renderObject: strings rendered, maps and lists rendered item by item."""
+    if isinstance(value, str):
+        return _render_text(value, variables, recursive)
+    if isinstance(value, Mapping):
+        return {
+            _render_object(k, variables, recursive): _render_object(v, variables, recursive)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_render_object(v, variables, recursive) for v in value]
+    return value
+
+
+@pass_context
+def _render_function(context: Context, toRender: Any = None, recursive: Any = True) -> Any:
+    """``render(x)``: ``x`` rendered as a template with the current variables,
+    again and again while the result still holds an expression (``recursive=false``:
+    once); a map or list has its strings rendered."""
+    if recursive is None:
+        recursive = True
+    if not isinstance(recursive, bool):
+        raise ExpressionError("render: the argument 'recursive' must be a boolean")
+    return _render_object(toRender, context.get_all(), recursive)
+
+
+@pass_context
+def _render_once_function(context: Context, toRender: Any = None) -> Any:
+    """``renderOnce(x)``: ``render(x, recursive=false)``."""
+    return _render_object(toRender, context.get_all(), False)
 
 
 ENVIRONMENT = _build_environment()

@@ -144,12 +144,14 @@ def test_hashes(name: str) -> None:
     assert ev("{{ 'kestra' | " + name + " }}") == hashlib.new(name, b"kestra").hexdigest()
 
 
-def test_yaml_parses_strings_and_writes_objects() -> None:
-    assert ev("{{ 'foo: bar' | yaml }}") == {"foo": "bar"}
-    assert ev("{{ m | yaml }}", m={"a": 1, "b": ["x"]}) == "a: 1\nb:\n- x\n"
-    assert ev("{{ m | yaml | indent(2) }}", m={"a": 1, "b": 2}) == "a: 1\n  b: 2\n"
-    with pytest.raises(ExpressionError, match="not YAML"):
-        ev("{{ 'a: [' | yaml }}")
+def test_yaml_filter_writes_and_yaml_function_parses() -> None:
+    # Kestra's yaml filter always writes YAML (YamlFilterTest); yaml() parses (YamlFunctionTest)
+    assert ev("{{ 'foo: bar' | yaml }}") == '"foo: bar"\n'
+    assert ev("{{ yaml('foo: bar') }}") == {"foo": "bar"}
+    assert ev("{{ m | yaml }}", m={"a": 1, "b": ["x"]}) == "a: 1\nb:\n - x\n"
+    assert ev("{{ m | yaml | indent(2) }}", m={"a": 1, "b": 2}) == "a: 1\n  b: 2\n  "
+    with pytest.raises(ExpressionError, match="invalid YAML"):
+        ev("{{ yaml('a: [') }}")
 
 
 def test_number_rejects_text() -> None:

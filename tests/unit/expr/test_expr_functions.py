@@ -51,9 +51,11 @@ def test_random_int_stays_in_range_upper_excluded() -> None:
     assert seen == {1, 2}
 
 
-def test_random_int_rejects_empty_range() -> None:
+def test_random_int_equal_bounds_and_reversed_range() -> None:
+    # kestra: RandomIntFunctionTest.testGenerateNumberSame / testGenerateNumberUpperLessThanLower
+    assert ev("{{ randomInt(3, 3) }}") == 3
     with pytest.raises(ExpressionError, match="randomInt"):
-        ev("{{ randomInt(3, 3) }}")
+        ev("{{ randomInt(3, 2) }}")
 
 
 def test_from_json_function() -> None:
