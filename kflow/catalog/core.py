@@ -165,4 +165,50 @@ FOR_EACH = TypeSpec(
     },
 )
 
-SPECS = (LOG, OUTPUT_VALUES, RETURN, FAIL, LABELS, IF, SWITCH, SEQUENTIAL, PARALLEL, FOR_EACH)
+_each_value = any_value(
+    required=True,
+    templated=True,
+    description="A list, or a string holding a JSON array (may be a template).",
+)
+
+EACH_SEQUENTIAL = TypeSpec(
+    name=f"{CORE}.flow.EachSequential",
+    aliases=(f"{OLD}.flows.EachSequential",),
+    kind="task",
+    runner="kflow.plugins.flowable:EachSequential",
+    flowable=True,
+    description="Deprecated in Kestra (use ForEach): run the tasks once per value, in order.",
+    properties={"value": _each_value, "tasks": tasks(required=True), "errors": _errors},
+)
+
+EACH_PARALLEL = TypeSpec(
+    name=f"{CORE}.flow.EachParallel",
+    aliases=(f"{OLD}.flows.EachParallel",),
+    kind="task",
+    runner="kflow.plugins.flowable:EachParallel",
+    flowable=True,
+    description="Deprecated in Kestra (use ForEach): run the tasks of every value at once.",
+    properties={
+        "value": _each_value,
+        "concurrent": integer(
+            minimum=0, default=0, description="How many task runs run at once (0: no limit)."
+        ),
+        "tasks": tasks(required=True, concurrent=True),
+        "errors": _errors,
+    },
+)
+
+SPECS = (
+    LOG,
+    OUTPUT_VALUES,
+    RETURN,
+    FAIL,
+    LABELS,
+    IF,
+    SWITCH,
+    SEQUENTIAL,
+    PARALLEL,
+    FOR_EACH,
+    EACH_SEQUENTIAL,
+    EACH_PARALLEL,
+)

@@ -29,7 +29,7 @@ from kflow.engine.retry import next_delay
 from kflow.engine.states import State, worst
 from kflow.engine.task import TaskContext, TaskRunner, gather_limited
 from kflow.errors import KflowError, NotSupportedError, TaskTimeout
-from kflow.flow.model import Flow, TaskDef
+from kflow.flow.model import Flow, RetryPolicy, TaskDef
 
 R = TypeVar("R")
 
@@ -75,6 +75,9 @@ class FlowRunner:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kflow-task")
         self._runners: dict[int, TaskRunner] = {}
         self._run_if = {}
+        # The retry of the nearest enclosing task that has one, by task (see _attempts).
+        self._inherited_retry: dict[int, RetryPolicy | None] = {}
+        self._environ = environ
         envs = envs_from_environ(os.environ if environ is None else environ)
         self._base: dict[str, Any] = {
             "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
@@ -91,24 +94,26 @@ class FlowRunner:
     def _all_tasks(self) -> list[TaskDef]:
         out: list[TaskDef] = []
 
-        def walk(tasks: list[TaskDef]) -> None:
+        def walk(tasks: list[TaskDef], inherited: RetryPolicy | None) -> None:
             for t in tasks:
                 out.append(t)
+                self._inherited_retry[id(t)] = inherited
+                below = t.retry or inherited
                 for value in t.props.values():
                     if isinstance(value, list) and value and isinstance(value[0], TaskDef):
-                        walk(value)
+                        walk(value, below)
                     elif isinstance(value, dict) and any(
                         isinstance(v, list) and v and isinstance(v[0], TaskDef)
                         for v in value.values()
                     ):
                         for v in value.values():
-                            walk(v)
+                            walk(v, below)
 
         flow = self.flow
-        walk(flow.tasks)
-        walk(flow.errors)
-        walk(flow.finally_)
-        walk(flow.after_execution)
+        walk(flow.tasks, None)
+        walk(flow.errors, None)
+        walk(flow.finally_, None)
+        walk(flow.after_execution, None)
         return out
 
     @property
@@ -146,6 +151,8 @@ class FlowRunner:
         variables["trigger"] = record.variables()
         variables["outputs"] = execution.outputs
         variables["_error_logs"] = _ErrorLogs(execution)
+        if self._environ is not None:
+            variables["_environ"] = self._environ  # secret('X') reads SECRET_X from here
 
         if record.error is not None:
             state = State.FAILED
@@ -196,12 +203,9 @@ class FlowRunner:
         sequential: bool,
         limit: int,
     ) -> State:
-        parent = {"task": ctx.variables["task"], "taskrun": ctx.variables["taskrun"]}
-        variables = {
-            **ctx.variables,
-            "parent": parent,
-            "parents": [parent, *ctx.variables.get("parents", [])],
-        }
+        variables = {**ctx.variables, **_parent_variables(ctx)}
+        if not variables["parents"]:
+            variables.pop("parent", None)
         if sequential:
             return await self._run_sequence(ctx.execution, tasks, variables, ctx.task_run, value)
         runs = [
@@ -255,18 +259,27 @@ class FlowRunner:
         if run.state is State.FAILED and execution.error is None and not task.allow_failure:
             execution.error = f"task {task.id}: {run.error}"
             execution.failed_task = task.id
-        self.bus.emit(TaskRunFinished(execution, run))
+        # As Kestra's worker and FlowableUtils.resolveState: an allowed failure ends the task
+        # run in WARNING (SUCCESS when warnings are allowed too); an allowed warning in SUCCESS.
         if run.state is State.FAILED and task.allow_failure:
-            return State.WARNING
-        if run.state is State.WARNING and task.allow_warning:
-            return State.SUCCESS
+            run.state = State.SUCCESS if task.allow_warning else State.WARNING
+        elif run.state is State.WARNING and task.allow_warning:
+            run.state = State.SUCCESS
+        self.bus.emit(TaskRunFinished(execution, run))
         if run.state is State.SKIPPED:
             return State.SUCCESS
         return run.state
 
     async def _attempts(self, runner: TaskRunner, ctx: TaskContext) -> None:
         task, run = ctx.task, ctx.task_run
-        policy = task.retry or (None if runner.flowable else self.flow.retry)
+        # Kestra retries runnable tasks only: with their own retry, else the retry of the
+        # nearest enclosing flowable that has one, else the flow's (ExecutorService).
+        policy = (
+            None
+            if runner.flowable
+            else task.retry or self._inherited_retry.get(id(task)) or self.flow.retry
+        )
+        warning_on_retry = task.retry is not None and task.retry.warning_on_retry
         first = time.monotonic()
         while True:
             run.attempts += 1
@@ -300,15 +313,45 @@ class FlowRunner:
             if child is State.FAILED or child is State.KILLED:
                 run.state = State.FAILED
                 run.error = run.error or "a child task failed"
-            elif child is State.WARNING or (
-                run.attempts > 1 and policy is not None and policy.warning_on_retry
-            ):
+                await self._run_local_errors(ctx)
+            elif child is State.WARNING or (run.attempts > 1 and warning_on_retry):
                 run.state = State.WARNING
                 run.error = None
             else:
                 run.state = State.SUCCESS
                 run.error = None
             return
+
+    async def _run_local_errors(self, ctx: TaskContext) -> None:
+        """A flowable's own ``errors`` run, as its children, once one of its children failed.
+
+        They do not change the flowable's state: it stays FAILED (Kestra's
+        ``Execution.findTaskDependingFlowState`` and ``guessFinalState``).
+        """
+        errors = ctx.task.props.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], TaskDef):
+            await self.run_children(ctx, errors, value=None, sequential=True, limit=0)
+
+
+def _parent_variables(ctx: TaskContext) -> dict[str, Any]:
+    """``parent`` and ``parents`` for the children of the flowable task of ``ctx``.
+
+    As Kestra's ``Execution.parents``: the enclosing task runs, nearest first,
+    that carry an iteration value (``taskrun.value``) or outputs; the others
+    are left out. ``parent`` is the first of them (absent when there is none).
+    """
+    entry: dict[str, Any] = {}
+    run = ctx.task_run
+    if run.value is not None:
+        entry["taskrun"] = {"value": run.value}
+    if run.outputs:
+        entry["outputs"] = run.outputs
+    above = list(ctx.variables.get("parents") or [])
+    parents = [entry, *above] if entry else above
+    out: dict[str, Any] = {"parents": parents}
+    if parents:
+        out["parent"] = parents[0]
+    return out
 
 
 def _input_defaults(flow: Flow) -> dict[str, Any]:
@@ -351,7 +394,7 @@ class _ErrorLogs(Sequence[dict[str, Any]]):
         out += [
             {"taskId": r.task_id, "level": "ERROR", "message": r.error, "timestamp": r.start_date}
             for r in ex.task_runs
-            if r.state is State.FAILED and r.error
+            if r.error and r.state.terminated  # allowed failures keep their error
         ]
         return out
 

@@ -9,8 +9,11 @@ same key, the ``ENV_``-prefixed one wins.
 
 ``secret('X')`` reads, in order:
 1. ``ctx["_secrets"]["X"]`` when the engine provides a ``_secrets`` mapping;
-2. the environment variable ``SECRET_X``, base64-decoded, as Kestra's open
-   source edition does (a value that is not base64 is an error);
+2. the environment variable ``SECRET_<X upper-cased>``, base64-decoded, as
+   Kestra's open source ``SecretService`` does: the name after ``SECRET_`` is
+   compared upper-cased (``secret('my_pass')`` reads ``SECRET_MY_PASS``), line
+   breaks inside the value are ignored (``base64`` wraps at 76 columns) and
+   missing ``=`` padding is accepted; a value that is not base64 is an error;
 3. the plain environment variable ``X``.
 The environment is ``ctx["_environ"]`` when present, else ``os.environ``. A
 missing secret is an ``ExpressionError``.
@@ -26,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,19 +63,19 @@ def read_secret(ctx: Mapping[str, Any], key: str) -> str:
     else:
         environ = ctx.get("_environ")
         env: Mapping[str, str] = environ if isinstance(environ, Mapping) else os.environ
-        encoded = env.get(f"SECRET_{key}")
+        encoded = _secret_variable(env, key)
         if encoded is not None:
             try:
-                value = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+                value = _decode_base64(encoded).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError) as exc:
                 raise ExpressionError(
-                    f"secret {key!r}: SECRET_{key} is not base64-encoded UTF-8 text"
+                    f"secret {key!r}: SECRET_{key.upper()} is not base64-encoded UTF-8 text"
                 ) from exc
         elif key in env:
             value = env[key]
     if value is None:
         raise ExpressionError(
-            f"cannot find secret {key!r} (set SECRET_{key} to its base64-encoded value)"
+            f"cannot find secret {key!r} (set SECRET_{key.upper()} to its base64-encoded value)"
         )
     seen = ctx.get("_secrets_seen")
     if isinstance(seen, set):
@@ -79,6 +83,29 @@ def read_secret(ctx: Mapping[str, Any], key: str) -> str:
     _ALL_SECRETS.add(value)
     register_secret(value)  # masked in every message, log line and output from now on
     return value
+
+
+def _secret_variable(env: Mapping[str, str], key: str) -> str | None:
+    """The value of ``SECRET_<KEY>``; the part after the prefix is matched upper-cased."""
+    wanted = key.upper()
+    exact = env.get(f"SECRET_{wanted}")
+    if exact is not None:
+        return exact
+    for name, value in env.items():
+        if name.startswith("SECRET_") and name[7:].upper() == wanted:
+            return value
+    return None
+
+
+_LINE_BREAKS = re.compile(r"\r\n|[\n\x0b\x0c\r\x85\u2028\u2029]")
+
+
+def _decode_base64(encoded: str) -> bytes:
+    """Standard base64 without its line breaks; ``=`` padding may be left out."""
+    text = _LINE_BREAKS.sub("", encoded).strip()
+    if "=" not in text:
+        text += "=" * (-len(text) % 4)
+    return base64.b64decode(text, validate=True)
 
 
 def secret_values_seen(ctx: Mapping[str, Any]) -> frozenset[str]:

@@ -1,4 +1,7 @@
-"""Flowable tasks: If, Switch, Sequential, Parallel, ForEach. They run nested tasks."""
+"""Flowable tasks: If, Switch, Sequential, Parallel, ForEach, EachSequential, EachParallel.
+
+They run nested tasks.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from kflow.engine.states import State
 from kflow.engine.task import TaskContext, TaskRunner, gather_limited
 from kflow.errors import TaskError
 from kflow.expr import compile_template, compile_value
+from kflow.expr.printing import to_json
 from kflow.flow.model import TaskDef
 from kflow.plugins.core import truthy
 
@@ -76,30 +80,54 @@ class Parallel(_Flowable):
         return None
 
 
+def each_values(values: Any) -> list[str]:
+    """The iteration values of ForEach / EachSequential / EachParallel, as Kestra resolves them.
+
+    ``values`` is a list or a string holding a JSON array (already rendered).
+    A null among them fails the task before any child runs; repeated values
+    run once; values that are not strings become compact JSON
+    (Kestra's ``FlowableUtils.resolveEachTasks``).
+    """
+    if isinstance(values, str):
+        try:
+            values = json.loads(values)
+        except ValueError as exc:
+            raise TaskError(f"values is not a JSON list: {values[:80]!r}") from exc
+    if not isinstance(values, list):
+        raise TaskError(f"values must be a list, got {type(values).__name__}")
+    nulls = sum(1 for v in values if v is None)
+    if nulls:
+        raise TaskError(
+            f"values holds {nulls} null value{'s' if nulls > 1 else ''}, which cannot be "
+            f"iterated: {to_json(values)}"
+        )
+    items: list[str] = []
+    for v in values:
+        item = v if isinstance(v, str) else to_json(v)
+        if item not in items:
+            items.append(item)
+    return items
+
+
 class ForEach(_Flowable):
     """Runs ``tasks`` once per item of ``values`` (a list, or a JSON string of one).
 
     ``taskrun.value`` holds the item; ``concurrencyLimit`` iterations run at
-    once (default 1, 0 for no limit).
+    once (default 1, 0 for no limit); the tasks of one iteration run one after
+    another.
     """
+
+    values_property = "values"
 
     def __init__(self, task: TaskDef, engine: Any) -> None:
         super().__init__(task, engine)
-        self.values = compile_value(task.props.get("values"))
+        self.values = compile_value(task.props.get(self.values_property))
         self.tasks: list[TaskDef] = task.props.get("tasks") or []
         limit = task.props.get("concurrencyLimit")
         self.limit = 1 if limit is None else int(limit)
 
     async def run(self, ctx: TaskContext) -> None:
-        values = self.values.render(ctx.variables)
-        if isinstance(values, str):
-            try:
-                values = json.loads(values)
-            except ValueError as exc:
-                raise TaskError(f"values is not a JSON list: {values[:80]!r}") from exc
-        if not isinstance(values, list):
-            raise TaskError(f"values must be a list, got {type(values).__name__}")
-        items = [v if isinstance(v, str) else json.dumps(v) for v in values]
+        items = each_values(self.values.render(ctx.variables))
         if self.limit == 1:
             for item in items:
                 if await ctx.run_children(self.tasks, value=item) is State.FAILED:
@@ -107,4 +135,39 @@ class ForEach(_Flowable):
         else:
             runs = [ctx.run_children(self.tasks, value=item) for item in items]
             await gather_limited(runs, self.limit)
+        return None
+
+
+class EachSequential(ForEach):
+    """Kestra's deprecated ``EachSequential``: ForEach over ``value``, one iteration at a time."""
+
+    values_property = "value"
+
+    def __init__(self, task: TaskDef, engine: Any) -> None:
+        super().__init__(task, engine)
+        self.limit = 1
+
+
+class EachParallel(ForEach):
+    """Kestra's deprecated ``EachParallel``: every task of every ``value`` at once.
+
+    Unlike ForEach, the tasks of one iteration run concurrently too; at most
+    ``concurrent`` task runs at once (0: no limit).
+    """
+
+    values_property = "value"
+
+    def __init__(self, task: TaskDef, engine: Any) -> None:
+        super().__init__(task, engine)
+        self.limit = int(task.props.get("concurrent") or 0)
+
+    async def run(self, ctx: TaskContext) -> None:
+        items = each_values(self.values.render(ctx.variables))
+        runs = [
+            ctx.run_children([t], value=item)
+            for item in items
+            for t in self.tasks
+            if not t.disabled
+        ]
+        await gather_limited(runs, self.limit)
         return None

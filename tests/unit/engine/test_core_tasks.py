@@ -226,8 +226,9 @@ def test_a_child_failure_fails_its_parent_unless_allowed() -> None:
               - {id: after, type: io.kestra.plugin.core.log.Log, message: still}
     """)
     assert ex.state.value == "WARNING"
+    # As Kestra's Worker: the allowed failure itself ends in WARNING, and so does its parent.
     assert {r.task_id: r.state.value for r in ex.task_runs} == {
         "seq": "WARNING",
-        "boom": "FAILED",
+        "boom": "WARNING",
         "after": "SUCCESS",
     }
