@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -25,3 +26,47 @@ def load_or_exit(path: Path) -> Flow:
         print(f"kflow: {path} is not a valid flow; nothing was run", file=sys.stderr)
         raise typer.Exit(1)
     return result.flow
+
+
+def inputs_or_exit(flow: Flow, pairs: list[str], inputs_file: Path | None) -> dict[str, Any] | None:
+    """The flow's typed ``inputs`` from ``--inputs-file`` and ``--input`` (which wins), or
+    None when neither is given; a bad value exits 2 naming every problem."""
+    from kflow.connectors.masking import register_secret
+    from kflow.flow.inputs import InputError, parse_assignments, resolve_inputs
+
+    if not pairs and inputs_file is None:
+        return None
+    given: dict[str, Any] = {}
+    try:
+        if inputs_file is not None:
+            given.update(_read_inputs_file(inputs_file))
+        given.update(parse_assignments(pairs))
+        resolved = resolve_inputs(flow.inputs, given)
+    except InputError as exc:
+        print(f"kflow: flow {flow.ref}: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from exc
+    for spec in flow.inputs:
+        name = str(spec.get("id") or spec.get("name"))
+        if str(spec.get("type", "")).upper() == "SECRET" and given.get(name):
+            register_secret(str(given[name]))
+    return resolved
+
+
+def _read_inputs_file(path: Path) -> dict[str, Any]:
+    from ruamel.yaml import YAML, YAMLError
+
+    from kflow.flow.inputs import InputError
+
+    try:
+        data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"--inputs-file {path}: {exc.strerror or exc}") from exc
+    except YAMLError as exc:
+        raise InputError(
+            f"--inputs-file {path}: not YAML or JSON: {' '.join(str(exc).split())}"
+        ) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"--inputs-file {path}: expected a mapping of input names to values")
+    return {str(k): v for k, v in data.items()}

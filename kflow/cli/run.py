@@ -56,11 +56,26 @@ def command(
         envvar="KFLOW_BOOTSTRAP_SERVERS",
         help="Kafka brokers to use instead of the trigger's bootstrap.servers.",
     ),
+    input_values: list[str] = typer.Option(
+        [],
+        "--input",
+        metavar="NAME=VALUE",
+        help="A value for one of the flow's inputs (repeatable), typed and checked as the "
+        "input declares; inputs not given take their defaults.",
+    ),
+    inputs_file: Path | None = typer.Option(
+        None,
+        "--inputs-file",
+        help="A YAML or JSON mapping of input names to values (--input wins).",
+        exists=True,
+        dir_okay=False,
+    ),
 ) -> None:
-    from kflow.cli.flow_loading import load_or_exit
+    from kflow.cli.flow_loading import inputs_or_exit, load_or_exit
     from kflow.run.session import RunOptions, run_event, run_flow
 
     loaded = load_or_exit(flow)
+    inputs = inputs_or_exit(loaded, input_values, inputs_file)
     options = RunOptions(
         json_output=json_output,
         max_executions=max_executions,
@@ -71,6 +86,7 @@ def command(
         topic=topic,
         dead_letter_topic=dead_letter_topic,
         bootstrap_servers=bootstrap_servers,
+        inputs=inputs,
     )
     if event is not None:
         raise typer.Exit(run_event(loaded, event, key, options))

@@ -67,6 +67,7 @@ class FlowRunner:
         *,
         environ: Mapping[str, str] | None = None,
         threads: int = 16,
+        inputs: Mapping[str, Any] | None = None,
     ) -> None:
         from kflow.expr import compile_template, envs_from_environ
 
@@ -82,7 +83,8 @@ class FlowRunner:
         self._base: dict[str, Any] = {
             "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
             "vars": flow.variables,
-            "inputs": _input_defaults(flow),
+            # typed by kflow.flow.inputs when given, else each input's default (or null)
+            "inputs": dict(inputs) if inputs is not None else _input_defaults(flow),
             "envs": envs,
             "labels": flow.labels,
         }

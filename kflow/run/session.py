@@ -32,6 +32,7 @@ class RunOptions:
     topic: str | None = None
     dead_letter_topic: str | None = None
     bootstrap_servers: str | None = None
+    inputs: dict[str, Any] | None = None  # typed by kflow.flow.inputs; None: the defaults
 
 
 def realtime_trigger(flow: Flow) -> TriggerDef:
@@ -125,7 +126,7 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
     trigger = _with_overrides(realtime_trigger(flow), options)
     bus = EventBus()
     views = _Views(flow, options, bus)
-    runner = FlowRunner(flow, bus, threads=TASK_THREADS)
+    runner = FlowRunner(flow, bus, threads=TASK_THREADS, inputs=options.inputs)
 
     async def main() -> RunSummary:
         from kflow.plugins.kafka_trigger import RealtimeTrigger
@@ -205,7 +206,7 @@ def run_event(flow: Flow, event: str, key: str | None, options: RunOptions) -> i
     bus = EventBus()
     writer = JsonWriter(sys.stdout) if options.json_output else PlainWriter(sys.stdout)
     bus.subscribe(writer)
-    runner = FlowRunner(flow, bus, threads=TASK_THREADS)
+    runner = FlowRunner(flow, bus, threads=TASK_THREADS, inputs=options.inputs)
 
     async def main() -> str:
         try:

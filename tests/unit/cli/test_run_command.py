@@ -117,3 +117,43 @@ def test_every_option_has_help() -> None:
         "--bootstrap-servers",
     ):
         assert option in result.stdout
+
+
+INPUTS_FLOW = """
+id: greet
+namespace: demo
+inputs:
+  - id: name
+    type: STRING
+  - id: count
+    type: INT
+    defaults: 2
+  - id: token
+    type: SECRET
+    required: false
+tasks:
+  - id: out
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.name }} x{{ inputs.count + 1 }} {{ inputs.token ?? '-' }}"
+"""
+
+
+def test_inputs_from_the_command_line_and_a_file_are_typed(tmp_path: Path) -> None:
+    flow = write(tmp_path, INPUTS_FLOW)
+    values = tmp_path / "inputs.yaml"
+    values.write_text("name: Ada\ncount: 5\n", encoding="utf-8")
+    args = ["run", str(flow), "--event", "{}", "--json", "--inputs-file", str(values)]
+    result = RUNNER.invoke(app, [*args, "--input", "count=41", "--input", "token=s3cr3t"])
+    assert result.exit_code == 0, result.output
+    (execution,) = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    value = execution["outputs"]["out"]["value"]
+    assert value == "Ada x42 ***"  # --input wins over the file; the secret input is masked
+    assert "s3cr3t" not in result.output
+
+
+def test_bad_inputs_stop_the_run_before_it_starts_naming_each_problem(tmp_path: Path) -> None:
+    flow = write(tmp_path, INPUTS_FLOW)
+    result = RUNNER.invoke(app, ["run", str(flow), "--event", "{}", "--input", "count=many"])
+    assert result.exit_code == 2
+    assert "input 'name': missing required input" in result.output
+    assert "input 'count': expected INT, got 'many'" in result.output
