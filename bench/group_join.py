@@ -67,8 +67,8 @@ async def trial(args: argparse.Namespace, topic: str) -> tuple[float | None, int
     settled: float | None = None
     try:
         while time.monotonic() - start < args.stuck_after:
-            owned = [tp for m in members for tp in m._assigned]
-            everyone = all(m._assigned for m in members[: args.partitions])
+            owned = [tp for m in members for tp in m.assigned]
+            everyone = all(m.assigned for m in members[: args.partitions])
             if everyone and len(owned) == args.partitions == len(set(owned)):
                 settled = time.monotonic() - start
                 break

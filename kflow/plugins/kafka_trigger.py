@@ -46,6 +46,7 @@ from kflow.engine.source import RecordSource
 from kflow.errors import KafkaError, KflowError
 from kflow.expr import render_value
 from kflow.flow.model import TriggerDef
+from kflow.plugins.kafka_positions import PartitionLedger
 from kflow.plugins.kafka_serde import decoder
 
 POLL_MS = 50
@@ -135,16 +136,8 @@ class RealtimeTrigger(RecordSource):
         self._pause_request: bool | None = None
         self._paused = False
         self._closing = threading.Event()
-        self._assigned: set[TopicPartition] = set()
-        # Bumped for a partition each time it is revoked: records read before a revoke
-        # never start, even when the partition comes back (they are read again).
-        self._epochs: dict[TopicPartition, int] = {}
+        self._ledger = PartitionLedger()
         self._committed: dict[TopicPartition, int] = {}
-        # Where to resume a partition taken away from us, should it come back; the first
-        # offset read in the current assignment; partitions to position before reading.
-        self._restart: dict[TopicPartition, int] = {}
-        self._first_read: dict[TopicPartition, int] = {}
-        self._reposition: set[TopicPartition] = set()
         self.rebalances = 0  # assignments received
         self.nudges = 0  # polls told to await a join in progress (see kafka_group)
         self.notify: Callable[[str], None] | None = None
@@ -177,18 +170,17 @@ class RealtimeTrigger(RecordSource):
             raise self._failure
         if not self._batches:
             return []
-        assigned, epochs = self._assigned, self._epochs
         # One polled batch per call, so the service can hold back between batches.
-        out = []
-        for r in self._batches.popleft():
-            tp = (str(r.topic), int(r.partition or 0))
-            if tp in assigned and r.epoch == epochs.get(tp, 0):
-                out.append(r)
-        return out
+        return [r for r in self._batches.popleft() if self.is_current(r)]
 
     def is_current(self, record: TriggerRecord) -> bool:
         tp = (str(record.topic), int(record.partition or 0))
-        return tp in self._assigned and record.epoch == self._epochs.get(tp, 0)
+        return self._ledger.is_current(tp, record.epoch)
+
+    @property
+    def assigned(self) -> set[TopicPartition]:
+        """The partitions this trigger reads now."""
+        return self._ledger.assigned
 
     def _deliver(self, batch: list[TriggerRecord]) -> None:
         self._batches.append(batch)
@@ -293,7 +285,7 @@ class RealtimeTrigger(RecordSource):
             if self.partitions is not None:
                 tps = [KTP(t, p) for t in self.topics for p in self.partitions]
                 consumer.assign(tps)
-                self._assigned = {(tp.topic, tp.partition) for tp in tps}
+                self._ledger.assign(self._pairs(tps), ())
                 if self.since:
                     self._seek_since(consumer, tps)
             elif self.pattern:
@@ -315,9 +307,11 @@ class RealtimeTrigger(RecordSource):
 
     def _stop_starting(self, tps: list[TopicPartition]) -> None:
         """No record of ``tps`` read so far starts from now on (see RecordSource.is_current)."""
-        self._assigned = self._assigned - set(tps)
-        for tp in tps:
-            self._epochs[tp] = self._epochs.get(tp, 0) + 1
+        self._ledger.stop_starting(tps)
+
+    @staticmethod
+    def _pairs(tps: Any) -> set[TopicPartition]:
+        return {(tp.topic, tp.partition) for tp in tps}
 
     async def _drain(self, consumer: Any, tps: list[TopicPartition]) -> None:
         """Let the executions of ``tps`` finish (bounded), so they need not run again."""
@@ -331,12 +325,7 @@ class RealtimeTrigger(RecordSource):
     def _revoked(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         """Bookkeeping of a revoke; returns where the work of each partition resumes."""
         started = self.on_revoked(tps) if self.on_revoked is not None else {}
-        resume: dict[TopicPartition, int] = {}
-        for tp in tps:
-            first_read = self._first_read.pop(tp, None)
-            position = started.get(tp, first_read)
-            if position is not None:
-                resume[tp] = self._restart[tp] = position
+        resume = self._ledger.revoked(tps, started)
         with self._requests_lock:  # superseded by the resume points
             for tp in tps:
                 self._commit_request.pop(tp, None)
@@ -360,30 +349,27 @@ class RealtimeTrigger(RecordSource):
             self._committed[tp] = pos
 
     def _assigned_now(self, consumer: Any, assigned: Any) -> None:
-        self._assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
-        self.rebalances += 1
         # A partition we read before may resume at a kept (stale) fetch position.
-        self._reposition |= {
-            (tp.topic, tp.partition) for tp in assigned if (tp.topic, tp.partition) in self._restart
-        }
+        self._ledger.assign(self._pairs(consumer.assignment()), self._pairs(assigned))
+        self.rebalances += 1
         if self._paused and assigned:
             with contextlib.suppress(Exception):
                 consumer.pause(*assigned)
         if self.notify is not None:
-            self.notify(f"kflow run: trigger {self.trigger_id}: assigned {_names(self._assigned)}")
+            self.notify(f"kflow run: trigger {self.trigger_id}: assigned {_names(self.assigned)}")
 
     def _position_reassigned(self, consumer: Any, polled: dict[Any, Any]) -> dict[Any, Any]:
         """Seek each partition given back to us to where its work resumes; until then its
         records are held back (dropped here, read again after the seek)."""
         from kafka import TopicPartition as KTP
 
-        pending = set(self._reposition)
+        pending = set(self._ledger.to_position)
         polled = {tp: m for tp, m in polled.items() if (tp.topic, tp.partition) not in pending}
         assignment = consumer.assignment()
         for t, p in pending:
             ktp = KTP(t, p)
             if ktp not in assignment:
-                self._reposition.discard((t, p))
+                self._ledger.to_position.discard((t, p))
                 continue
             try:
                 with kafka_errors(self.address):
@@ -391,10 +377,9 @@ class RealtimeTrigger(RecordSource):
             except KafkaError as exc:  # held back until the coordinator answers
                 self._commit_error = f"cannot read the committed offset of {t}[{p}]: {exc}"
                 break  # one wait per round of the loop, not one per partition
-            known = [o for o in (committed, self._restart.get((t, p))) if o is not None]
-            if known:
-                consumer.seek(ktp, max(known))
-            self._reposition.discard((t, p))
+            target = self._ledger.position((t, p), committed)
+            if target is not None:
+                consumer.seek(ktp, target)
         return polled
 
     def _poll_loop(self) -> None:
@@ -414,17 +399,16 @@ class RealtimeTrigger(RecordSource):
                         )
                 with kafka_errors(self.address):
                     polled = consumer.poll(timeout_ms=POLL_MS)
-                if self._reposition:
+                if self._ledger.to_position:
                     polled = self._position_reassigned(consumer, polled)
                 if polled:
-                    first_read = self._first_read
                     for ktp, msgs in polled.items():
-                        first_read.setdefault((ktp.topic, ktp.partition), msgs[0].offset)
+                        self._ledger.read((ktp.topic, ktp.partition), msgs[0].offset)
                     batch = [self._record(m) for msgs in polled.values() for m in msgs]
                     self._loop.call_soon_threadsafe(self._deliver, batch)
                 now = time.monotonic()
                 if self.partitions is not None or not membership_looks_stuck(
-                    assigned=bool(self._assigned),
+                    assigned=bool(self.assigned),
                     stable=member_is_stable(consumer),
                     heartbeat_silence=_heartbeat_silence(consumer, now),
                 ):
@@ -517,7 +501,7 @@ class RealtimeTrigger(RecordSource):
         }
         record = TriggerRecord(
             value=None,
-            epoch=self._epochs.get((message.topic, message.partition), 0),
+            epoch=self._ledger.epoch((message.topic, message.partition)),
             topic=message.topic,
             partition=message.partition,
             offset=message.offset,

@@ -108,7 +108,7 @@ def test_records_dropped_at_a_revoke_are_read_again_when_the_partition_stays(
             assert committed_offsets(kafka_bootstrap, group), "no commit at the revoke"
             other_done.set()
             await asyncio.get_running_loop().run_in_executor(None, thread.join, 30)
-            await until(lambda: len(source._assigned) == PARTITIONS, 60, "the partitions back")
+            await until(lambda: len(source.assigned) == PARTITIONS, 60, "the partitions back")
 
             seen: set[tuple[int, int]] = set()
             deadline = time.monotonic() + 60
@@ -155,13 +155,13 @@ def test_an_idle_member_is_left_alone_and_the_group_stays_settled(
         await a.start()
         await b.start()
         try:
-            assert await wait_for(lambda: len(a._assigned) + len(b._assigned) == 1, 60)
-            idle = b if a._assigned else a
+            assert await wait_for(lambda: len(a.assigned) + len(b.assigned) == 1, 60)
+            idle = b if a.assigned else a
             assert await wait_for(lambda: kafka_group.member_is_stable(idle._consumer), 60)
             settled = a.rebalances + b.rebalances
             # over twice the stall threshold: a replacement would have happened by now
             await wait_for(lambda: a.replaced + b.replaced > 0, 12.0)
-            owned = len(a._assigned) + len(b._assigned)
+            owned = len(a.assigned) + len(b.assigned)
             return a.replaced + b.replaced, a.rebalances + b.rebalances - settled, owned
         finally:
             await a.stop({})

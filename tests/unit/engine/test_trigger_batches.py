@@ -43,9 +43,10 @@ def rec(partition: int, offset: int, epoch: int) -> TriggerRecord:
 def test_records_fetched_before_a_revoke_are_dropped_even_if_the_partition_returns() -> None:
     async def main() -> list[tuple[int, int]]:
         t = trigger()
-        t._assigned = {("orders", 0), ("orders", 1)}
+        t._ledger.assign({("orders", 0), ("orders", 1)}, ())
         t._deliver([rec(0, 10, 0), rec(1, 5, 0)])  # fetched in epoch 0
-        t._epochs[("orders", 0)] = 1  # partition 0 was revoked and came back
+        t._ledger.stop_starting([("orders", 0)])  # partition 0 was revoked...
+        t._ledger.assign({("orders", 0), ("orders", 1)}, [("orders", 0)])  # ...and came back
         t._deliver([rec(0, 7, 1)])  # refetched from the committed offset
         first, second = await t.next_batch(0.01), await t.next_batch(0.01)  # a batch per call
         return [(r.partition, r.offset) for r in first + second]  # type: ignore[misc]
@@ -56,7 +57,7 @@ def test_records_fetched_before_a_revoke_are_dropped_even_if_the_partition_retur
 def test_records_of_partitions_no_longer_assigned_are_dropped() -> None:
     async def main() -> list[TriggerRecord]:
         t = trigger()
-        t._assigned = {("orders", 1)}
+        t._ledger.assign({("orders", 1)}, ())
         t._deliver([rec(0, 1, 0)])
         return await t.next_batch(0.01)
 
