@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kflow.flow.properties import (
+    CheckContext,
     any_value,
     cases,
+    duration,
     enum,
     integer,
     string,
@@ -12,8 +16,18 @@ from kflow.flow.properties import (
     tasks,
 )
 from kflow.flow.registry import TypeSpec
+from kflow.flow.yamltree import YNode
 
 CORE = "io.kestra.plugin.core"
+
+#: Values of Pause's ``behavior`` (Kestra's ``Pause.Behavior``).
+PAUSE_BEHAVIORS = ("RESUME", "WARN", "FAIL", "CANCEL")
+
+#: Why a Pause must say how long it lasts.
+MANUAL_RESUME = (
+    "Pause without delay needs a manual resume, which kflow cannot do: set pauseDuration "
+    "(or delay) to resume after that long, or timeout to fail after that long"
+)
 OLD = "io.kestra.core.tasks"
 
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
@@ -23,6 +37,16 @@ _errors = tasks(
     min_items=0,
     description="Tasks run when one of the tasks of this task fails.",
 )
+
+_finally = tasks(
+    after=True,
+    min_items=0,
+    description="Tasks run once the tasks of this task (and their errors) ended, whatever "
+    "their state.",
+)
+
+#: Every flowable's ``errors`` and ``finally``.
+_after = {"errors": _errors, "finally": _finally}
 
 LOG = TypeSpec(
     name=f"{CORE}.log.Log",
@@ -100,7 +124,7 @@ IF = TypeSpec(
         "condition": string(required=True, templated=True, description="The condition."),
         "then": tasks(required=True, description="Tasks run when the condition is true."),
         "else": tasks(min_items=0, description="Tasks run when the condition is false."),
-        "errors": _errors,
+        **_after,
     },
 )
 
@@ -115,7 +139,7 @@ SWITCH = TypeSpec(
         "value": string(required=True, templated=True, description="The value to match."),
         "cases": cases(description="Task lists by value."),
         "defaults": tasks(min_items=0, description="Tasks run when no case matches."),
-        "errors": _errors,
+        **_after,
     },
 )
 
@@ -126,7 +150,7 @@ SEQUENTIAL = TypeSpec(
     runner="kflow.plugins.flowable:Sequential",
     flowable=True,
     description="Run tasks one after the other.",
-    properties={"tasks": tasks(required=True), "errors": _errors},
+    properties={"tasks": tasks(required=True), **_after},
 )
 
 PARALLEL = TypeSpec(
@@ -141,7 +165,7 @@ PARALLEL = TypeSpec(
         "concurrent": integer(
             minimum=0, default=0, description="How many tasks run at once (0: no limit)."
         ),
-        "errors": _errors,
+        **_after,
     },
 )
 
@@ -161,7 +185,7 @@ FOR_EACH = TypeSpec(
             minimum=0, default=1, description="Iterations run at once (0: no limit)."
         ),
         "tasks": tasks(required=True),
-        "errors": _errors,
+        **_after,
     },
 )
 
@@ -178,7 +202,7 @@ EACH_SEQUENTIAL = TypeSpec(
     runner="kflow.plugins.flowable:EachSequential",
     flowable=True,
     description="Deprecated in Kestra (use ForEach): run the tasks once per value, in order.",
-    properties={"value": _each_value, "tasks": tasks(required=True), "errors": _errors},
+    properties={"value": _each_value, "tasks": tasks(required=True), **_after},
 )
 
 EACH_PARALLEL = TypeSpec(
@@ -194,8 +218,73 @@ EACH_PARALLEL = TypeSpec(
             minimum=0, default=0, description="How many task runs run at once (0: no limit)."
         ),
         "tasks": tasks(required=True, concurrent=True),
-        "errors": _errors,
+        **_after,
     },
+)
+
+ALLOW_FAILURE = TypeSpec(
+    name=f"{CORE}.flow.AllowFailure",
+    aliases=(f"{OLD}.flows.AllowFailure",),
+    kind="task",
+    runner="kflow.plugins.flowable:AllowFailure",
+    flowable=True,
+    description="Run tasks one after the other; a failure among them ends this task in "
+    "WARNING and the flow goes on.",
+    properties={"tasks": tasks(required=True), **_after},
+)
+
+SLEEP = TypeSpec(
+    name=f"{CORE}.flow.Sleep",
+    kind="task",
+    runner="kflow.plugins.core:Sleep",
+    description="Wait for a duration, then go on.",
+    properties={
+        "duration": duration(
+            required=True,
+            templated=True,
+            description="How long to wait, ISO-8601 (PT5S); may be a template.",
+        ),
+    },
+)
+
+
+def check_pause(props: dict[str, Any], node: YNode, ctx: CheckContext, key_path: str) -> None:
+    """A Pause must end by itself: kflow cannot resume one by hand."""
+    if all(props.get(name) is None for name in ("pauseDuration", "delay", "timeout")):
+        ctx.error(node, key_path, MANUAL_RESUME, "unsupported")
+
+
+PAUSE = TypeSpec(
+    name=f"{CORE}.flow.Pause",
+    aliases=(f"{OLD}.flows.Pause",),
+    kind="task",
+    runner="kflow.plugins.flowable:Pause",
+    flowable=True,
+    description="Pause for pauseDuration, then go on (kflow has no manual resume).",
+    properties={
+        "pauseDuration": duration(
+            templated=True,
+            description="How long to pause, ISO-8601 (PT5S); may be a template.",
+        ),
+        "delay": duration(
+            templated=True,
+            deprecated="'delay' is deprecated: use pauseDuration",
+            description="Older name of pauseDuration.",
+        ),
+        "behavior": enum(
+            *PAUSE_BEHAVIORS,
+            default="RESUME",
+            unsupported=("CANCEL",),
+            unsupported_reason="kflow has no CANCELLED state",
+            description="What happens once pauseDuration has passed.",
+        ),
+        "onResume": any_value(
+            description="Inputs asked on a manual resume (kflow never resumes by hand).",
+        ),
+        "tasks": tasks(min_items=0, description="Deprecated in Kestra: tasks run after the pause."),
+        **_after,
+    },
+    check=check_pause,
 )
 
 SPECS = (
@@ -211,4 +300,7 @@ SPECS = (
     FOR_EACH,
     EACH_SEQUENTIAL,
     EACH_PARALLEL,
+    ALLOW_FAILURE,
+    SLEEP,
+    PAUSE,
 )

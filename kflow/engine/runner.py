@@ -233,6 +233,12 @@ class FlowRunner:
         run.start_date = utc_now()
         execution.task_runs.append(run)
         task_vars = dict(variables)
+        # The iteration values of the enclosing loops, outermost first, then this run's own:
+        # Kestra keys loop outputs by all of them (Execution.outputs, one level per value).
+        chain: tuple[Any, ...] = variables.get("_loop_values") or ()
+        if value is not None and parent is not None:
+            chain = (*chain, value)
+        task_vars["_loop_values"] = chain
         task_vars["task"] = {"id": task.id, "type": task.type}
         task_vars["taskrun"] = {
             "id": run.id,
@@ -254,10 +260,7 @@ class FlowRunner:
             run.error = error_message(exc)
         run.end = time.monotonic()
         if run.outputs is not None:
-            if value is not None and parent is not None:
-                execution.outputs.setdefault(task.id, {})[_value_key(value)] = run.outputs
-            else:
-                execution.outputs[task.id] = run.outputs
+            _store_outputs(execution.outputs, task.id, chain, run.outputs)
         if run.state is State.FAILED and execution.error is None and not task.allow_failure:
             execution.error = f"task {task.id}: {run.error}"
             execution.failed_task = task.id
@@ -288,7 +291,7 @@ class FlowRunner:
             ctx.variables["taskrun"]["attemptsCount"] = run.attempts - 1
             ctx.child_state = None
             try:
-                if task.timeout is not None:
+                if task.timeout is not None and not runner.own_timeout:
                     try:
                         outputs = await asyncio.wait_for(runner.run(ctx), task.timeout)
                     except TimeoutError as exc:
@@ -306,6 +309,7 @@ class FlowRunner:
                 )
                 if delay is None:
                     run.state = State.FAILED
+                    await self._run_local_finally(ctx)
                     return
                 run.state = State.RETRYING
                 await asyncio.sleep(delay)
@@ -316,12 +320,15 @@ class FlowRunner:
                 run.state = State.FAILED
                 run.error = run.error or "a child task failed"
                 await self._run_local_errors(ctx)
+                if runner.absorbs_failure:  # AllowFailure: its failed block ends in WARNING
+                    run.state = State.WARNING
             elif child is State.WARNING or (run.attempts > 1 and warning_on_retry):
                 run.state = State.WARNING
                 run.error = None
             else:
                 run.state = State.SUCCESS
                 run.error = None
+            await self._run_local_finally(ctx)
             return
 
     async def _run_local_errors(self, ctx: TaskContext) -> None:
@@ -333,6 +340,20 @@ class FlowRunner:
         errors = ctx.task.props.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], TaskDef):
             await self.run_children(ctx, errors, value=None, sequential=True, limit=0)
+
+    async def _run_local_finally(self, ctx: TaskContext) -> None:
+        """A flowable's own ``finally`` runs, as its children, once its tasks (and their
+        ``errors``) ended, whatever their state (Kestra's ``FlowableUtils.resolveSequentialNexts``
+        with ``_finally``). A failure there fails the flowable; the rest leave its state as is.
+        """
+        final = ctx.task.props.get("finally")
+        if not (isinstance(final, list) and final and isinstance(final[0], TaskDef)):
+            return
+        state = await self.run_children(ctx, final, value=None, sequential=True, limit=0)
+        run = ctx.task_run
+        if state is State.FAILED and run.state is not State.FAILED:
+            run.state = State.FAILED
+            run.error = run.error or "a finally task failed"
 
 
 def _parent_variables(ctx: TaskContext) -> dict[str, Any]:
@@ -368,6 +389,30 @@ def _input_defaults(flow: Flow) -> dict[str, Any]:
 
 def _truthy(text: str) -> bool:
     return text.strip().lower() not in ("", "false", "0", "null", "none")
+
+
+def _store_outputs(
+    outputs: dict[str, Any], task_id: str, chain: tuple[Any, ...], values: dict[str, Any]
+) -> None:
+    """Record a task run's outputs as Kestra's ``Execution.outputs`` does.
+
+    Outside loops ``outputs[task_id]``; inside loops one level per enclosing
+    iteration value, outermost first: ``outputs[task_id][v1][v2]...`` (a task of
+    a Sequential inside a loop is keyed by the loop's value too).
+    """
+    if not chain:
+        outputs[task_id] = values
+        return
+    node = outputs.get(task_id)
+    if not isinstance(node, dict):
+        node = outputs[task_id] = {}
+    for v in chain[:-1]:
+        key = _value_key(v)
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[_value_key(chain[-1])] = values
 
 
 def _value_key(value: Any) -> str:

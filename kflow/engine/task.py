@@ -77,6 +77,11 @@ class TaskRunner(ABC):
     """
 
     flowable = False
+    #: The runner applies the task's ``timeout`` itself (Pause), instead of the engine
+    #: bounding each attempt with it.
+    own_timeout = False
+    #: A failed child ends this flowable in WARNING instead of FAILED (AllowFailure).
+    absorbs_failure = False
 
     def __init__(self, task: TaskDef, engine: FlowRunner) -> None:
         self.task = task

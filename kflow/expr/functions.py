@@ -92,6 +92,26 @@ def secret(context: Context, key: str) -> str:
     return read_secret(context.get_all(), str(key))
 
 
+@pass_context
+def current_each_output(context: Context, outputs: Any = None) -> Any:
+    """``currentEachOutput(outputs.task)``: the outputs of ``task`` for the current loop
+    iteration, read down the iteration values of the enclosing loops (outermost first),
+    then this task run's own (Kestra's ``CurrentEachOutputFunction``)."""
+    if not isinstance(outputs, Mapping):
+        raise ExpressionError(
+            "The 'currentEachOutput' function expects an argument 'outputs' with type map."
+        )
+    current: Any = outputs
+    parents = context.get("parents")
+    for parent in reversed(list(parents)) if isinstance(parents, list | tuple) else ():
+        taskrun = parent.get("taskrun") if isinstance(parent, Mapping) else None
+        if isinstance(taskrun, Mapping):
+            current = current.get(taskrun.get("value")) if isinstance(current, Mapping) else None
+    taskrun = context.get("taskrun")
+    value = taskrun.get("value") if isinstance(taskrun, Mapping) else None
+    return current.get(value) if isinstance(current, Mapping) else None
+
+
 def _not_supported(name: str, what: str) -> Any:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise ExpressionNotSupported(f"the {name}() function ({what}) is not supported yet")
@@ -139,7 +159,6 @@ _UNSUPPORTED = {
     "fileExists": "internal storage",
     "fileSize": "internal storage",
     "isFileEmpty": "internal storage",
-    "currentEachOutput": "ForEach outputs",
     "encrypt": "encryption",
     "decrypt": "encryption",
     "appLink": "Kestra UI links",
@@ -162,6 +181,7 @@ PUBLIC_FUNCTIONS: dict[str, Any] = {
     "max": pebble_max,
     "min": pebble_min,
     "range": pebble_range,
+    "currentEachOutput": current_each_output,
     **{name: _not_supported(name, what) for name, what in _UNSUPPORTED.items()},
 }
 

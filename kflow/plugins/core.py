@@ -1,7 +1,8 @@
-"""Core tasks: Log, OutputValues, Return, Fail."""
+"""Core tasks: Log, OutputValues, Return, Fail, Sleep."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,6 +10,7 @@ from kflow.engine.task import TaskContext, TaskRunner
 from kflow.errors import TaskError
 from kflow.expr import compile_template, compile_value
 from kflow.flow.model import TaskDef
+from kflow.flow.properties import parse_duration
 
 
 def truthy(value: Any) -> bool:
@@ -71,4 +73,59 @@ class Fail(TaskRunner):
     async def run(self, ctx: TaskContext) -> None:
         if self.condition is None or truthy(self.condition.render(ctx.variables)):
             raise TaskError(self.message.render(ctx.variables))
+        return None
+
+
+def iso_duration(seconds: float) -> str:
+    """Seconds as Java's ``Duration.toString`` writes them: ``PT1S``, ``PT1M30S``, ``PT0.05S``."""
+    if seconds == 0:
+        return "PT0S"
+    sign = "-" if seconds < 0 else ""
+    rest = abs(seconds)
+    hours, rest = divmod(rest, 3600)
+    minutes, rest = divmod(rest, 60)
+    text = "PT"
+    if hours:
+        text += f"{sign}{int(hours)}H"
+    if minutes:
+        text += f"{sign}{int(minutes)}M"
+    if rest:
+        text += f"{sign}" + f"{rest:.9f}".rstrip("0").rstrip(".") + "S"
+    return text
+
+
+class DurationValue:
+    """A duration property: seconds already checked, or a template rendering to ISO-8601."""
+
+    def __init__(self, name: str, raw: Any) -> None:
+        self.name = name
+        self.fixed = float(raw) if isinstance(raw, int | float) else None
+        self.template = compile_template(str(raw)) if self.fixed is None else None
+
+    def seconds(self, variables: dict[str, Any]) -> float:
+        if self.fixed is not None:
+            return self.fixed
+        assert self.template is not None
+        text = self.template.render(variables).strip()
+        seconds = parse_duration(text)
+        if seconds is None:
+            raise TaskError(
+                f"{self.name}: {text!r} is not an ISO-8601 duration such as PT30S, PT5M or P1D"
+            )
+        if seconds < 0:
+            raise TaskError(f"{self.name}: a duration cannot be negative, got {text!r}")
+        return seconds
+
+
+class Sleep(TaskRunner):
+    """``io.kestra.plugin.core.flow.Sleep``: waits ``duration``, then succeeds."""
+
+    def __init__(self, task: TaskDef, engine: Any) -> None:
+        super().__init__(task, engine)
+        self.duration = DurationValue("duration", task.props.get("duration"))
+
+    async def run(self, ctx: TaskContext) -> None:
+        seconds = self.duration.seconds(ctx.variables)
+        ctx.log("INFO", f"Waiting for {iso_duration(seconds)}")
+        await asyncio.sleep(seconds)
         return None

@@ -1,21 +1,24 @@
-"""Flowable tasks: If, Switch, Sequential, Parallel, ForEach, EachSequential, EachParallel.
+"""Flowable tasks: If, Switch, Sequential, Parallel, ForEach, EachSequential, EachParallel,
+AllowFailure and Pause.
 
 They run nested tasks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any
 
+from kflow.catalog.core import MANUAL_RESUME, PAUSE_BEHAVIORS
 from kflow.engine.states import State
 from kflow.engine.task import TaskContext, TaskRunner, gather_limited
-from kflow.errors import TaskError
+from kflow.errors import NotSupportedError, TaskError
 from kflow.expr import compile_template, compile_value
 from kflow.expr.printing import to_json
 from kflow.flow.model import TaskDef
-from kflow.plugins.core import truthy
+from kflow.plugins.core import DurationValue, iso_duration, truthy
 
 
 class _Flowable(TaskRunner):
@@ -64,6 +67,66 @@ class Sequential(_Flowable):
 
     async def run(self, ctx: TaskContext) -> None:
         await ctx.run_children(self.tasks)
+        return None
+
+
+class AllowFailure(Sequential):
+    """Runs ``tasks`` one after another; a failure among them (after the block's own
+    ``errors``) ends the block in WARNING and the flow goes on (Kestra's ``AllowFailure``)."""
+
+    absorbs_failure = True
+
+
+class Pause(_Flowable):
+    """Kestra's ``Pause``, without its manual resume (kflow has no UI or API to resume).
+
+    With ``pauseDuration`` (``delay`` in older Kestra) it waits that long, then
+    applies ``behavior``: RESUME runs its (deprecated) ``tasks`` and goes on, WARN
+    does the same but ends in WARNING, FAIL fails the task. With only a
+    ``timeout`` it waits that long and fails, as a Pause nobody resumed does in
+    Kestra. Without either it fails at once (validation refuses it first).
+    """
+
+    own_timeout = True
+
+    def __init__(self, task: TaskDef, engine: Any) -> None:
+        super().__init__(task, engine)
+        raw = task.props.get("pauseDuration")
+        name = "pauseDuration"
+        if raw is None:
+            raw, name = task.props.get("delay"), "delay"
+        self.duration = DurationValue(name, raw) if raw is not None else None
+        self.behavior = compile_template(str(task.props.get("behavior") or "RESUME"))
+        self.tasks: list[TaskDef] = task.props.get("tasks") or []
+
+    async def run(self, ctx: TaskContext) -> None:
+        if self.duration is None:
+            timeout = self.task.timeout
+            if timeout is None:
+                raise TaskError(MANUAL_RESUME)
+            await asyncio.sleep(timeout)
+            raise TaskError(
+                f"paused and not resumed within its timeout of {iso_duration(timeout)} "
+                "(kflow cannot resume a Pause by hand)"
+            )
+        seconds = self.duration.seconds(ctx.variables)
+        behavior = self.behavior.render(ctx.variables).strip().upper()
+        if behavior not in PAUSE_BEHAVIORS:
+            raise TaskError(
+                f"behavior: {behavior!r} is not allowed; expected one of "
+                + ", ".join(PAUSE_BEHAVIORS)
+            )
+        if behavior == "CANCEL":
+            raise NotSupportedError(
+                "Pause behavior CANCEL is not supported yet by kflow (no CANCELLED state)"
+            )
+        await asyncio.sleep(seconds)
+        if behavior == "FAIL":
+            raise TaskError(f"paused for {iso_duration(seconds)}; behavior FAIL fails the task")
+        if self.tasks:
+            await ctx.run_children(self.tasks)
+        if behavior == "WARN" and ctx.child_state in (None, State.SUCCESS):
+            ctx.child_state = State.WARNING
         return None
 
 

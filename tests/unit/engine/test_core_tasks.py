@@ -129,7 +129,8 @@ def test_foreach_gives_each_value_to_its_children_and_parent_to_theirs() -> None
     ]
     after = [r for r in ex.task_runs if r.task_id == "after_if"]
     assert len(after) == 1
-    assert ex.outputs["after_if"] == {"value": "After if value 2"}
+    # keyed by the value of its enclosing loop, as Kestra's Execution.outputs does
+    assert ex.outputs["after_if"] == {"value 2": {"value": "After if value 2"}}
 
 
 def test_kestra_restart_each_flow_runs_lazy_ternaries_and_nested_loops() -> None:
@@ -149,7 +150,7 @@ def test_conformance_foreach_flow_gives_values_to_children_and_parent_to_theirs(
         "Porto": {"value": "city Porto"},
         "Gdansk": {"value": "city Gdansk"},
     }
-    assert ex.outputs["porto_found"] == {"value": "found Porto"}
+    assert ex.outputs["porto_found"] == {"Porto": {"value": "found Porto"}}
     # each_size runs its iterations concurrently (concurrencyLimit: 0), each_sku one by one.
     assert sorted(logs[:3]) == ["batch size 1", "batch size 2", "batch size 3"]
     assert logs[3:] == ["restock sku-001", "restock sku-002"]
