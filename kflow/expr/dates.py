@@ -1,16 +1,30 @@
 """Dates for the ``date``, ``dateAdd``, ``timestamp*`` filters and ``now()``.
 
-Inputs may be datetimes, dates, epoch numbers (seconds) or ISO-8601 strings
-(``2024-07-09T06:17:01.171193Z``, ``2024-07-09``); ``existingFormat=`` reads
-other strings with a Java pattern. Formats are Java ``DateTimeFormatter``
-patterns (``yyyy-MM-dd HH:mm:ss``, quoted literals ``'T'``) or one of Kestra's
-names (``iso``, ``sql``, ``iso_date``, ``iso_sec``, ``iso_milli``...).
+As Kestra's ``AbstractDate``: inputs may be datetimes, dates (read at noon),
+epoch numbers (seconds) or strings. A string with an offset is read as a zoned
+date-time; a zone-less date-time or date (``2013-09-08T17:19:12``,
+``2013-09-08``, read at the start of the day) and a naive datetime are read in
+the ``timeZone`` given (UTC, kflow's system zone, when none is).
+``existingFormat=`` reads other strings with a Java pattern or a format name.
+The result is printed in ``timeZone`` with a Java ``DateTimeFormatter``
+pattern (``yyyy-MM-dd HH:mm:ss``, quoted literals ``'T'``) or one of Kestra's
+format names: ``iso`` (the default, ``yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX``),
+``iso_sec``, ``sql``, ``sql_seq`` and the ``DateTimeFormatter`` constants
+Kestra maps (``iso_date_time``, ``iso_date``, ``iso_time``,
+``iso_local_date``, ``iso_instant``, ``iso_local_date_time``,
+``iso_local_time``, ``iso_offset_time``, ``iso_ordinal_date``,
+``iso_week_date``, ``iso_zoned_date_time``, ``rfc_1123_date_time``). kflow
+also keeps ``iso_offset_date_time``, ``iso_milli``, ``sql_milli`` and
+``sql_seconds``. The localized styles (``full``, ``long``, ``medium``,
+``short``) are not supported.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,7 +32,15 @@ from kflow.errors import ExpressionError
 
 from .printing import iso_datetime
 
-__all__ = ["add_to_date", "format_date", "now", "parse_date", "timestamp", "zone"]
+__all__ = [
+    "add_to_date",
+    "format_date",
+    "now",
+    "parse_date",
+    "timestamp",
+    "timestamp_java",
+    "zone",
+]
 
 UTC = dt.UTC
 
@@ -28,9 +50,9 @@ def zone(name: str | None) -> dt.tzinfo | None:
         return None
     if name.upper() in ("UTC", "Z", "GMT"):
         return UTC
-    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", name)
+    m = re.fullmatch(r"(?:UTC|GMT|UT)?([+-])(\d{1,2})(?::?(\d{2}))?", name)
     if m:
-        delta = dt.timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+        delta = dt.timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
         return dt.timezone(-delta if m.group(1) == "-" else delta)
     try:
         return ZoneInfo(name)
@@ -68,12 +90,13 @@ _JAVA_LETTERS = [
     ("EEE", "%a"),
     ("a", "%p"),
     ("XXX", "{XXX}"),
-    ("xxx", "{XXX}"),
+    ("xxx", "{xxx}"),
     ("X", "{X}"),
     ("Z", "%z"),
     ("z", "%Z"),
     ("D", "%j"),
 ]
+_OFFSET_LETTERS = set("XxZzVO")
 
 
 def _java_to_strftime(pattern: str) -> str:
@@ -102,6 +125,11 @@ def _java_to_strftime(pattern: str) -> str:
     return "".join(out)
 
 
+def _pattern_letters(pattern: str) -> set[str]:
+    """The pattern letters of a Java pattern, quoted literals left out."""
+    return set(re.sub(r"'[^']*'", "", pattern))
+
+
 def _offset_text(value: dt.datetime, colon: bool, z_for_utc: bool) -> str:
     off = value.utcoffset()
     if off is None:
@@ -112,7 +140,10 @@ def _offset_text(value: dt.datetime, colon: bool, z_for_utc: bool) -> str:
     sign = "+" if total >= 0 else "-"
     total = abs(total)
     sep = ":" if colon else ""
-    return f"{sign}{total // 3600:02d}{sep}{total % 3600 // 60:02d}"
+    text = f"{sign}{total // 3600:02d}{sep}{total % 3600 // 60:02d}"
+    if total % 60:
+        text += f"{sep}{total % 60:02d}"
+    return text
 
 
 def _format_java(value: dt.datetime, pattern: str) -> str:
@@ -125,52 +156,195 @@ def _format_java(value: dt.datetime, pattern: str) -> str:
         S3=f"{value.microsecond // 1000:03d}",
         S9=f"{value.microsecond:06d}000",
         XXX=_offset_text(value, True, True),
+        xxx=_offset_text(value, True, False),
         X=_offset_text(value, False, True),
     )
 
 
-_NAMED = {
-    "iso": lambda v: iso_datetime(v),
-    "iso_date_time": lambda v: iso_datetime(v),
-    "iso_zoned_date_time": lambda v: iso_datetime(v),
-    "iso_offset_date_time": lambda v: iso_datetime(v),
-    "iso_instant": lambda v: iso_datetime(v.astimezone(UTC)),
-    "iso_date": lambda v: v.strftime("%Y-%m-%d"),
-    "iso_local_date": lambda v: v.strftime("%Y-%m-%d"),
-    "iso_local_date_time": lambda v: iso_datetime(v.replace(tzinfo=None)),
-    "iso_local_time": lambda v: iso_datetime(v.replace(tzinfo=None)).split("T", 1)[1],
+# --------------------------------------------------------------- DateTimeFormatter constants
+
+
+def _fraction(value: dt.datetime) -> str:
+    """The nanosecond fraction as ``ISO_LOCAL_TIME`` prints it: no trailing zeros."""
+    if not value.microsecond:
+        return ""
+    return "." + f"{value.microsecond:06d}".rstrip("0")
+
+
+def _local_time(value: dt.datetime) -> str:
+    return value.strftime("%H:%M:%S") + _fraction(value)
+
+
+def _local_date_time(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%d") + "T" + _local_time(value)
+
+
+def _offset_id(value: dt.datetime) -> str:
+    return _offset_text(value, True, True)
+
+
+def _zone_suffix(value: dt.datetime) -> str:
+    """``[Europe/Paris]`` for a region zone, as ``ISO_ZONED_DATE_TIME`` prints it."""
+    key = getattr(value.tzinfo, "key", None)
+    return f"[{key}]" if key else ""
+
+
+def _week_date(value: dt.datetime) -> str:
+    year, week, day = value.isocalendar()
+    return f"{year:04d}-W{week:02d}-{day}"
+
+
+_RFC_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_RFC_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _rfc_1123(value: dt.datetime) -> str:
+    off = _offset_text(value, False, False)
+    offset = "GMT" if off in ("+0000", "") else off
+    return (
+        f"{_RFC_DAYS[value.weekday()]}, {value.day} {_RFC_MONTHS[value.month - 1]} "
+        f"{value.year:04d} {value.strftime('%H:%M:%S')} {offset}"
+    )
+
+
+_NAMED: dict[str, Callable[[dt.datetime], str]] = {
+    "iso": lambda v: _format_java(v, "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"),
     "iso_sec": lambda v: _format_java(v, "yyyy-MM-dd'T'HH:mm:ssXXX"),
-    "iso_milli": lambda v: _format_java(v, "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"),
     "sql": lambda v: _format_java(v, "yyyy-MM-dd HH:mm:ss.SSSSSS"),
+    "sql_seq": lambda v: _format_java(v, "yyyy-MM-dd HH:mm:ss"),
+    "iso_date_time": lambda v: _local_date_time(v) + _offset_id(v) + _zone_suffix(v),
+    "iso_date": lambda v: v.strftime("%Y-%m-%d") + _offset_id(v),
+    "iso_time": lambda v: _local_time(v) + _offset_id(v),
+    "iso_local_date": lambda v: v.strftime("%Y-%m-%d"),
+    "iso_instant": lambda v: iso_datetime(v.astimezone(UTC)),
+    "iso_local_date_time": _local_date_time,
+    "iso_local_time": _local_time,
+    "iso_offset_time": lambda v: _local_time(v) + _offset_id(v),
+    "iso_ordinal_date": lambda v: v.strftime("%Y-%j") + _offset_id(v),
+    "iso_week_date": lambda v: _week_date(v) + _offset_id(v),
+    "iso_zoned_date_time": lambda v: _local_date_time(v) + _offset_id(v) + _zone_suffix(v),
+    "rfc_1123_date_time": _rfc_1123,
+    # kflow's own names, kept for the flows that use them
+    "iso_offset_date_time": lambda v: _local_date_time(v) + _offset_id(v),
+    "iso_milli": lambda v: _format_java(v, "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"),
     "sql_seconds": lambda v: _format_java(v, "yyyy-MM-dd HH:mm:ss"),
     "sql_milli": lambda v: _format_java(v, "yyyy-MM-dd HH:mm:ss.SSS"),
 }
+_STYLES = {"full", "long", "medium", "short"}
+_FORMAT_NAMES = frozenset(_NAMED) | _STYLES
 
 
-def parse_date(value: Any, existing_format: str | None = None) -> dt.datetime:
-    """A datetime from a date value of any accepted kind (naive ones read as UTC)."""
+# ------------------------------------------------------------------------- reading
+
+_ISO_ZONED = re.compile(
+    r"(?P<local>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)"
+    r"(?P<offset>Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)(?:\[(?P<zone>[^\]]+)\])?",
+    re.IGNORECASE,
+)
+_ISO_LOCAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_RFC = re.compile(
+    r"(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{2}):(\d{2})(?::(\d{2}))?"
+    r"\s+(GMT|UT|Z|[+-]\d{4})"
+)
+
+
+def _local(text: str) -> dt.datetime:
+    """A zone-less ISO date-time; more than 6 fraction digits are cut to microseconds."""
+    m = re.fullmatch(r"(.*\.\d{6})\d+", text)
+    return dt.datetime.fromisoformat(m.group(1) if m else text)
+
+
+def _parse_iso(text: str, tz: dt.tzinfo) -> dt.datetime:
+    m = _ISO_ZONED.fullmatch(text)
+    if m:
+        local = _local(m.group("local"))
+        region = m.group("zone")
+        if region:
+            return local.replace(tzinfo=zone(region))
+        offset = m.group("offset").upper()
+        return local.replace(tzinfo=UTC if offset == "Z" else zone(offset))
+    if _ISO_LOCAL.fullmatch(text):
+        return _local(text).replace(tzinfo=tz)
+    if _ISO_DATE.fullmatch(text):
+        return dt.datetime.fromisoformat(text).replace(tzinfo=tz)
+    raise ValueError(text)
+
+
+def _parse_rfc(text: str) -> dt.datetime:
+    m = _RFC.fullmatch(text)
+    if not m:
+        raise ValueError(text)
+    day, month, year, hour, minute, second, offset = m.groups()
+    moment = dt.datetime(
+        int(year), _RFC_MONTHS.index(month.title()) + 1, int(day), int(hour), int(minute)
+    )
+    moment = moment.replace(second=int(second or 0))
+    tz = UTC if offset in ("GMT", "UT", "Z") else zone(offset)
+    return moment.replace(tzinfo=tz)
+
+
+def _parse_pattern(text: str, pattern: str, tz: dt.tzinfo) -> dt.datetime:
+    if pattern in _NAMED:
+        if pattern == "rfc_1123_date_time":
+            return _parse_rfc(text)
+        return _parse_iso(text, tz)
+    py = (
+        _java_to_strftime(pattern)
+        .replace("{S3}", "%f")
+        .replace("{S9}", "%f")
+        .replace("{M}", "%m")
+        .replace("{d}", "%d")
+        .replace("{H}", "%H")
+        .replace("{h}", "%I")
+        .replace("{XXX}", "%z")
+        .replace("{xxx}", "%z")
+        .replace("{X}", "%z")
+        .replace("{{", "{")
+        .replace("}}", "}")
+    )
+    result = dt.datetime.strptime(text, py)
+    if result.tzinfo is None or not (_pattern_letters(pattern) & _OFFSET_LETTERS):
+        result = result.replace(tzinfo=tz)
+    return result
+
+
+def parse_date(
+    value: Any, existing_format: str | None = None, time_zone: str | None = None
+) -> dt.datetime:
+    """A zoned datetime from a date value of any accepted kind.
+
+    Zone-less values (naive datetimes, dates, strings without an offset) are read
+    in ``time_zone`` (UTC when None), as Kestra reads them in the filter's zone.
+    """
+    tz = zone(time_zone) or UTC
     if isinstance(value, dt.datetime):
-        result = value
-    elif isinstance(value, dt.date):
-        result = dt.datetime(value.year, value.month, value.day)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        result = dt.datetime.fromtimestamp(value, UTC)
-    elif isinstance(value, str):
+        return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, 12, tzinfo=tz)  # LocalTime.NOON
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, UTC).astimezone(tz)
+    if isinstance(value, str):
         text = value.strip()
         try:
             if existing_format:
-                result = dt.datetime.strptime(
-                    text, _java_to_strftime(existing_format).replace("{S3}", "%f")
-                )
-            else:
-                result = dt.datetime.fromisoformat(text.replace("z", "Z"))
+                return _parse_pattern(text, existing_format, tz)
+            return _parse_iso(text, tz)
         except ValueError as exc:
             raise ExpressionError(f"cannot read {value!r} as a date") from exc
-    else:
-        raise ExpressionError(f"cannot read a {type(value).__name__} as a date")
-    if result.tzinfo is None:
-        result = result.replace(tzinfo=UTC)
-    return result
+    raise ExpressionError(f"cannot read a {type(value).__name__} as a date")
+
+
+def render_date(moment: dt.datetime, fmt: str | None, time_zone: str | None) -> str:
+    """``moment`` in ``time_zone`` (UTC when None) printed with ``fmt`` (``iso`` when None)."""
+    moment = moment.astimezone(zone(time_zone) or UTC)
+    fmt = "iso" if fmt is None else fmt
+    named = _NAMED.get(fmt)
+    if named is not None:
+        return named(moment)
+    if fmt in _STYLES:
+        raise ExpressionError(f"the localized date style {fmt!r} is not supported")
+    return _format_java(moment, fmt)
 
 
 def format_date(
@@ -179,16 +353,7 @@ def format_date(
     time_zone: str | None = None,
     existing_format: str | None = None,
 ) -> str:
-    moment = parse_date(value, existing_format)
-    tz = zone(time_zone)
-    if tz is not None:
-        moment = moment.astimezone(tz)
-    if fmt is None:
-        return iso_datetime(moment)
-    named = _NAMED.get(fmt.lower())
-    if named is not None:
-        return str(named(moment))
-    return _format_java(moment, fmt)
+    return render_date(parse_date(value, existing_format, time_zone), fmt, time_zone)
 
 
 _UNITS = {
@@ -199,34 +364,55 @@ _UNITS = {
     "MINUTES": dt.timedelta(minutes=1),
     "HOURS": dt.timedelta(hours=1),
     "HALF_DAYS": dt.timedelta(hours=12),
-    "DAYS": dt.timedelta(days=1),
-    "WEEKS": dt.timedelta(weeks=1),
 }
-_MONTHS = {"MONTHS": 1, "YEARS": 12, "DECADES": 120, "CENTURIES": 1200}
+_DAY_UNITS = {"DAYS": 1, "WEEKS": 7}
+_MONTHS = {"MONTHS": 1, "YEARS": 12, "DECADES": 120, "CENTURIES": 1200, "MILLENNIA": 12000}
 
 
 def add_to_date(value: Any, amount: int, unit: str) -> dt.datetime:
+    """As ``ZonedDateTime.plus``: time units on the instant, date units on the local date."""
     moment = parse_date(value)
     key = unit.upper()
     if key in _UNITS:
-        return moment + _UNITS[key] * int(amount)
+        tz = moment.tzinfo
+        return (moment.astimezone(UTC) + _UNITS[key] * int(amount)).astimezone(tz)
+    if key in _DAY_UNITS:
+        return moment + dt.timedelta(days=_DAY_UNITS[key] * int(amount))
     if key in _MONTHS:
         months = moment.month - 1 + int(amount) * _MONTHS[key]
         year, month = moment.year + months // 12, months % 12 + 1
-        import calendar
-
         day = min(moment.day, calendar.monthrange(year, month)[1])
         return moment.replace(year=year, month=month, day=day)
-    raise ExpressionError(
-        f"unknown time unit {unit!r} (expected one of {', '.join([*_UNITS, *_MONTHS])})"
-    )
+    units = ", ".join([*_UNITS, *_DAY_UNITS, *_MONTHS])
+    raise ExpressionError(f"unknown time unit {unit!r} (expected one of {units})")
 
 
-def timestamp(value: Any, scale: int, existing_format: str | None = None) -> int:
-    """Epoch time of ``value``: scale 1 seconds, 1_000 ms, 10**6 µs, 10**9 ns."""
-    moment = parse_date(value, existing_format)
+def _epoch(moment: dt.datetime) -> tuple[int, int]:
+    """Epoch seconds (floored) and microseconds of the second."""
     delta = moment - dt.datetime(1970, 1, 1, tzinfo=UTC)
-    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return delta.days * 86_400 + delta.seconds, delta.microseconds
+
+
+def timestamp(
+    value: Any, scale: int, existing_format: str | None = None, time_zone: str | None = None
+) -> int:
+    """Epoch time of ``value``: scale 1 seconds, 1_000 ms, 10**6 µs, 10**9 ns."""
+    seconds, micros = _epoch(parse_date(value, existing_format, time_zone))
+    total = seconds * 1_000_000 + micros
     if scale >= 1_000_000:
-        return micros * (scale // 1_000_000)
-    return micros // (1_000_000 // scale)
+        return total * (scale // 1_000_000)
+    return total // (1_000_000 // scale)
+
+
+def timestamp_java(
+    value: Any, unit: str, existing_format: str | None = None, time_zone: str | None = None
+) -> str:
+    """Kestra's ``timestampMicro`` / ``timestampNano`` text.
+
+    Both add to the epoch seconds in nanoseconds the fraction of the second, in
+    microseconds for ``timestampMicro`` and in nanoseconds for ``timestampNano``
+    (so ``timestampMicro`` of ``...:12.123456`` ends in ``000123456``).
+    """
+    seconds, micros = _epoch(parse_date(value, existing_format, time_zone))
+    fraction = micros if unit == "micro" else micros * 1000
+    return str(seconds * 1_000_000_000 + fraction)

@@ -356,7 +356,9 @@ def date(
     timeZone: str | None = None,
     existingFormat: str | None = None,
     locale: str | None = None,
-) -> str:
+) -> str | None:
+    if value is None:
+        return None
     return dates.format_date(value, format, timeZone, existingFormat)
 
 
@@ -367,18 +369,36 @@ def date_add(
     format: str | None = None,
     timeZone: str | None = None,
     existingFormat: str | None = None,
-) -> str:
-    moment = dates.add_to_date(dates.parse_date(value, existingFormat), amount, unit)
-    return dates.format_date(moment, format, timeZone)
+    locale: str | None = None,
+) -> str | None:
+    if value is None:
+        return None
+    moment = dates.add_to_date(dates.parse_date(value, existingFormat, timeZone), amount, unit)
+    return dates.render_date(moment, format, timeZone)
 
 
-def _timestamp(scale: int) -> Callable[..., int]:
+def _timestamp(scale: int) -> Callable[..., int | None]:
     def stamp(
         value: Any,
         timeZone: str | None = None,
         existingFormat: str | None = None,
-    ) -> int:
-        return dates.timestamp(value, scale, existingFormat)
+    ) -> int | None:
+        if value is None:
+            return None
+        return dates.timestamp(value, scale, existingFormat, timeZone)
+
+    return stamp
+
+
+def _timestamp_text(unit: str) -> Callable[..., str | None]:
+    def stamp(
+        value: Any,
+        timeZone: str | None = None,
+        existingFormat: str | None = None,
+    ) -> str | None:
+        if value is None:
+            return None
+        return dates.timestamp_java(value, unit, existingFormat, timeZone)
 
     return stamp
 
@@ -427,8 +447,8 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "dateAdd": date_add,
     "timestamp": _timestamp(1),
     "timestampMilli": _timestamp(1_000),
-    "timestampMicro": _timestamp(1_000_000),
-    "timestampNano": _timestamp(1_000_000_000),
+    "timestampMicro": _timestamp_text("micro"),
+    "timestampNano": _timestamp_text("nano"),
     "sha1": _hash("sha1"),
     "sha256": _hash("sha256"),
     "sha512": _hash("sha512"),

@@ -56,12 +56,7 @@ def _scan_tag_end(source: str, pos: int, closer: str) -> int:
     while i < n:
         c = source[i]
         if c in "'\"":
-            j = i + 1
-            while j < n and source[j] != c:
-                j += 2 if source[j] == "\\" else 1
-            if j >= n:
-                raise PebbleSyntaxError("unterminated string literal", i)
-            i = j + 1
+            i = skip_string(source, i)
             continue
         if depth == 0 and source.startswith(closer, i):
             return i
@@ -132,7 +127,7 @@ def split_segments(source: str) -> list[Segment]:
 
 @dataclass
 class Token:
-    kind: str  # "name", "string", "number", "op", "end"
+    kind: str  # "name", "string", "number", "op", "end"; "istart", "iopen", "iclose", "iend"
     value: str
     pos: int  # absolute offset in the source
 
@@ -168,12 +163,69 @@ def _read_string(text: str, i: int, base: int) -> tuple[str, int]:
     raise PebbleSyntaxError("unterminated string literal", base + i)
 
 
-def tokenize(text: str, base: int) -> list[Token]:
-    """Tokens of an expression; ``base`` is the offset of ``text`` in the source."""
-    toks: list[Token] = []
-    i = 0
+def _interpolated(text: str, i: int) -> bool:
+    """True when the double-quoted literal at ``i`` takes Pebble's interpolation path.
+
+    As Pebble's lexer, a double-quoted string holding a ``#`` (outside an escape)
+    is read part by part: ``#{ expr }`` parts are expressions, the text between
+    them is kept as written (backslashes included).
+    """
+    j = i + 1
+    while j < len(text):
+        c = text[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == '"':
+            return False
+        if c == "#":
+            return True
+        j += 1
+    return False
+
+
+def _read_interpolated(text: str, i: int, base: int, toks: list[Token]) -> int:
+    """Tokens of a double-quoted string with ``#{...}`` parts; offset after it."""
+    toks.append(Token("istart", '"', base + i))
+    j = i + 1
+    part: list[str] = []
+    part_start = j
+    while j < len(text):
+        c = text[j]
+        if c == "#" and text.startswith("#{", j):
+            if part:
+                toks.append(Token("string", "".join(part), base + part_start))
+                part = []
+            toks.append(Token("iopen", "#{", base + j))
+            j = _lex(text, j + 2, base, toks, interpolation=True)
+            toks.append(Token("iclose", "}", base + j - 1))
+            part_start = j
+            continue
+        if c == "\\" and j + 1 < len(text):
+            part.append(text[j : j + 2])
+            j += 2
+            continue
+        if c == '"':
+            if part:
+                toks.append(Token("string", "".join(part), base + part_start))
+            toks.append(Token("iend", '"', base + j))
+            return j + 1
+        part.append(c)
+        j += 1
+    raise PebbleSyntaxError("unterminated string literal", base + i)
+
+
+def _lex(text: str, i: int, base: int, toks: list[Token], interpolation: bool = False) -> int:
+    """Append the tokens of ``text[i:]`` to ``toks``; return where lexing stopped.
+
+    Inside an interpolation, lexing stops after the ``}`` closing it.
+    """
+    depth = 0
     while i < len(text):
         c = text[i]
+        if c == '"' and _interpolated(text, i):
+            i = _read_interpolated(text, i, base, toks)
+            continue
         if c in "'\"":
             value, j = _read_string(text, i, base)
             toks.append(Token("string", value, base + i))
@@ -183,8 +235,32 @@ def tokenize(text: str, base: int) -> list[Token]:
         if not m:
             raise PebbleSyntaxError(f"unexpected character {c!r}", base + i)
         kind = m.lastgroup or ""
+        if interpolation and kind == "op":
+            if m.group() == "{":
+                depth += 1
+            elif m.group() == "}":
+                if depth == 0:
+                    return m.end()
+                depth -= 1
         if kind != "ws":
             toks.append(Token(kind, m.group(), base + i))
         i = m.end()
+    if interpolation:
+        raise PebbleSyntaxError("string interpolation '#{' is never closed with '}'", base + i)
+    return i
+
+
+def skip_string(source: str, i: int) -> int:
+    """Offset just after the string literal starting at ``i`` (interpolation aware)."""
+    toks: list[Token] = []
+    if source[i] == '"' and _interpolated(source, i):
+        return _read_interpolated(source, i, 0, toks)
+    return _read_string(source, i, 0)[1]
+
+
+def tokenize(text: str, base: int) -> list[Token]:
+    """Tokens of an expression; ``base`` is the offset of ``text`` in the source."""
+    toks: list[Token] = []
+    _lex(text, 0, base, toks)
     toks.append(Token("end", "", base + len(text)))
     return toks

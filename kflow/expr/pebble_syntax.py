@@ -17,9 +17,15 @@ when a link is missing), ``is empty``, ``is null``, and ``/`` and ``%``
 (integer operands give Java's integer division and remainder, as in Pebble).
 Pebble's ``loop.index`` counts from 0 (Jinja2's ``loop.index0``).
 
+``"Hello #{name}"`` interpolation (double-quoted strings only) is joined as
+Pebble's concatenation (``__kf_concat``); ``x.size()`` and the other Java
+methods flows call on maps, lists and strings go through ``__kf_method``;
+``{% for x in y %}`` walks ``__kf_iter(y)`` (a map gives its entries, with
+``key`` and ``value``, and ``for k, v in`` is rejected as in Pebble). These
+helpers live in ``pebble_runtime``.
+
 Not supported (rejected with a clear error): ``macro``, ``block``,
-``extends``, ``include``, ``import`` tags, method calls (``x.size()``), and
-``#{...}`` interpolation inside double-quoted strings (kept as plain text).
+``extends``, ``include``, ``import`` tags.
 
 Names starting with ``_`` are reserved and rejected, so a template can read
 neither the helpers nor the private context keys (``_secrets``...).
@@ -201,6 +207,8 @@ class _Parser:
             return _Node("literal", t.pos, t.value)
         if t.kind == "string":
             return _Node("literal", t.pos, repr(t.value))
+        if t.kind == "istart":
+            return self.interpolation(t)
         if t.kind == "name":
             if t.value in _LITERAL_NAMES:
                 return _Node("literal", t.pos, _LITERAL_NAMES[t.value])
@@ -240,6 +248,32 @@ class _Parser:
             raise PebbleSyntaxError("expression is incomplete", t.pos)
         raise PebbleSyntaxError(f"unexpected {_describe(t)}", t.pos)
 
+    def interpolation(self, start: Token) -> _Node:
+        """A double-quoted string with ``#{...}``: its parts, joined as Pebble does."""
+        parts: list[_Node] = []
+        while True:
+            t = self.next()
+            if t.kind == "iend":
+                break
+            if t.kind == "string":
+                parts.append(_Node("literal", t.pos, repr(t.value)))
+            elif t.kind == "iopen":
+                if self.peek().kind == "iclose":
+                    raise PebbleSyntaxError("empty string interpolation '#{}'", t.pos)
+                parts.append(self.expression())
+                close = self.next()
+                if close.kind != "iclose":
+                    raise PebbleSyntaxError(
+                        f"expected '}}' closing '#{{' but found {_describe(close)}", close.pos
+                    )
+            else:  # pragma: no cover - the lexer only yields the kinds above
+                raise PebbleSyntaxError(f"unexpected {_describe(t)}", t.pos)
+        if not parts:
+            return _Node("literal", start.pos, "''")
+        if len(parts) == 1:
+            return parts[0]  # as Pebble: "#{3}" is the number 3
+        return _Node("concat", start.pos, None, parts)
+
     def postfix(self, node: _Node) -> _Node:
         while True:
             if self.at_op("."):
@@ -253,6 +287,14 @@ class _Parser:
                     raise PebbleSyntaxError(
                         f"attributes starting with '_' are not accessible: '{t.value}'", t.pos
                     )
+                if t.kind == "name" and self.at_op("("):
+                    args, kwargs = self.arguments()
+                    if kwargs:
+                        raise PebbleSyntaxError(
+                            f"method '{t.value}()' takes no named arguments", t.pos
+                        )
+                    node = _Node("method", t.pos, t.value, [node, *args])
+                    continue
                 key = _Node("literal", t.pos, t.value if t.kind == "number" else repr(t.value))
                 node = _Node("getattr", dot.pos, t.value, [node, key])
                 self._note_output(node)
@@ -352,15 +394,27 @@ def _emit_safe(node: _Node) -> str:
     """Emit a chain so that a missing link yields undefined instead of raising."""
     if node.kind == "group":
         return _emit_safe(node.children[0])
+    if node.kind == "binary" and node.value in ("??", "???"):
+        # ``a ?? b ?? c`` reads ``(a ?? b) ?? c``: ``b`` may be missing too
+        return _emit_coalesce(node, safe_right=True)
     if node.kind not in ("getattr", "getitem") or not _is_chain(node):
         return emit(node)
     keys: list[str] = []
     cur = node
     while cur.kind in ("getattr", "getitem"):
-        keys.append(emit(cur.children[1]))
+        key = cur.children[1]
+        # a subscript that is itself a chain (``a[missing].b``) may be missing too
+        keys.append(_emit_safe(key) if cur.kind == "getitem" and _is_chain(key) else emit(key))
         cur = cur.children[0]
     keys.reverse()
-    return f"__kf_get({emit(cur)}, {', '.join(keys)})"
+    return f"__kf_sget({emit(cur)}, {', '.join(keys)})"
+
+
+def _emit_coalesce(node: _Node, safe_right: bool) -> str:
+    left, right = node.children
+    test = "__kf_nonnull" if node.value == "??" else "__kf_present"
+    other = _emit_safe(right) if safe_right else emit(right)
+    return f"__kf_unbox({test}({_emit_safe(left)}) or __kf_box({other}))"
 
 
 def _emit_args(args: list[_Node], kwargs: list[tuple[str, _Node]]) -> str:
@@ -395,6 +449,11 @@ def emit(node: _Node) -> str:
         return f"{emit(c[0])}[{emit(c[1])}]"
     if k == "call":
         return f"{node.value}({_emit_args(c, node.kwargs)})"
+    if k == "method":
+        args = "".join(f", {emit(a)}" for a in c[1:])
+        return f"__kf_method({emit(c[0])}, {node.value!r}{args})"
+    if k == "concat":
+        return "__kf_concat(" + ", ".join(emit(x) for x in c) + ")"
     if k == "unary":
         op = "not " if node.value == "not" else str(node.value)
         return f"({op}{emit(c[0])})"
@@ -416,10 +475,8 @@ def emit(node: _Node) -> str:
     if k == "binary":
         op = str(node.value)
         left, right = c
-        if op == "??":
-            return f"__kf_unbox(__kf_nonnull({_emit_safe(left)}) or __kf_box({emit(right)}))"
-        if op == "???":
-            return f"__kf_unbox(__kf_present({_emit_safe(left)}) or __kf_box({emit(right)}))"
+        if op in ("??", "???"):
+            return _emit_coalesce(node, safe_right=False)
         if op == "contains":
             return f"__kf_contains({emit(left)}, {emit(right)})"
         if op == "isIn":
@@ -458,8 +515,14 @@ def _translate_statement(source: str, seg: Segment, parse: Callable[[str, int, i
         m = _FOR.match(body)
         if not m:
             raise PebbleSyntaxError("expected 'for NAME in EXPRESSION'", base)
+        if "," in m.group(1):
+            raise PebbleSyntaxError(
+                "'for' takes one loop variable, as in Pebble: iterate a map's entries with"
+                " '{% for entry in map %}' and read 'entry.key' and 'entry.value'",
+                base,
+            )
         expr = parse(source, seg.body_start + m.end(), seg.body_end)
-        return f"for {m.group(1)} in {expr}"
+        return f"for {m.group(1)} in __kf_iter({expr})"
     if word == "set":
         m = _SET.match(body)
         if not m:

@@ -33,6 +33,7 @@ from kflow.errors import ExpressionError
 from .filters import FILTERS, is_json
 from .functions import HELPERS, PUBLIC_FUNCTIONS
 from .jq_support import check_jq
+from .pebble_runtime import RUNTIME_HELPERS
 from .pebble_syntax import PebbleSyntaxError, Translation, translate
 from .printing import to_text
 
@@ -148,6 +149,7 @@ def _build_environment() -> KestraEnvironment:
     env.globals.clear()  # Jinja2's own (lipsum, cycler...) are not Pebble's
     env.globals.update(PUBLIC_FUNCTIONS)
     env.globals.update(HELPERS)
+    env.globals.update(RUNTIME_HELPERS)
     env.globals["render"] = _render_function
     env.globals["renderOnce"] = _render_once_function
     env.tests["empty"] = lambda v: FILTERS["default"](v, True) is True
