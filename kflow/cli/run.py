@@ -6,12 +6,14 @@ from pathlib import Path
 
 import typer
 
-HELP = """Run FLOW in the foreground: one execution per event of its Kafka realtime trigger.
+HELP = """Run FLOW in the foreground: one execution per message of its realtime trigger.
 
-On a terminal a live view shows the trigger, counts, rate, latency and recent
-executions; otherwise one line per execution is printed. Offsets are committed
-only for executions that have finished. Ctrl-C (or SIGTERM) stops reading,
-finishes what is in flight, commits and exits 0; a second Ctrl-C stops at once.
+The trigger may read Kafka, RabbitMQ (AMQP) or MQTT. On a terminal a live view
+shows the trigger, counts, rate, latency and recent executions; otherwise one
+line per execution is printed. A message is acknowledged (Kafka: its offset
+committed) only once its execution has finished. Ctrl-C (or SIGTERM) stops
+reading, finishes what is in flight, acknowledges it and exits 0; a second
+Ctrl-C stops at once.
 """
 
 
@@ -27,7 +29,10 @@ def command(
         None, "--timeout", min=0, help="Stop cleanly after this many seconds."
     ),
     event: str | None = typer.Option(
-        None, "--event", help="Run one execution with this trigger value, without Kafka."
+        None,
+        "--event",
+        help="Run one execution with this trigger value (decoded as the trigger would), "
+        "without a broker.",
     ),
     key: str | None = typer.Option(None, "--key", help="The trigger key that goes with --event."),
     concurrency: int = typer.Option(
@@ -36,25 +41,35 @@ def command(
     from_beginning: bool = typer.Option(
         False,
         "--from-beginning",
-        help="Start at the earliest offset when the group has no committed offset.",
+        help="Kafka: start at the earliest offset when the group has no committed offset.",
+    ),
+    dead_letter: str | None = typer.Option(
+        None,
+        "--dead-letter",
+        "--dead-letter-topic",
+        metavar="TARGET",
+        help="Send the message of every execution that finally FAILED here (unchanged, with "
+        "kflow.* headers saying why) before acknowledging it: a Kafka topic, an AMQP queue "
+        "or an MQTT topic, on the trigger's own broker.",
+    ),
+    settings: list[str] = typer.Option(
+        [],
+        "--set",
+        metavar="NAME=VALUE",
+        help="Set a trigger property (repeatable; VALUE is read as YAML; "
+        "properties.bootstrap.servers=... sets one entry of a map property).",
     ),
     group_id: str | None = typer.Option(
-        None, "--group-id", help="Consumer group to use instead of the trigger's groupId."
-    ),
-    dead_letter_topic: str | None = typer.Option(
-        None,
-        "--dead-letter-topic",
-        help="Send the record of every execution that finally FAILED to this topic "
-        "(unchanged, with kflow.* headers saying why) before committing it.",
+        None, "--group-id", help="Kafka: consumer group instead of the trigger's groupId."
     ),
     topic: str | None = typer.Option(
-        None, "--topic", help="Topic to read instead of the trigger's topic or topicPattern."
+        None, "--topic", help="Kafka: topic to read instead of the trigger's topic or topicPattern."
     ),
     bootstrap_servers: str | None = typer.Option(
         None,
         "--bootstrap-servers",
         envvar="KFLOW_BOOTSTRAP_SERVERS",
-        help="Kafka brokers to use instead of the trigger's bootstrap.servers.",
+        help="Kafka: brokers to use instead of the trigger's bootstrap.servers.",
     ),
     input_values: list[str] = typer.Option(
         [],
@@ -72,6 +87,7 @@ def command(
     ),
 ) -> None:
     from kflow.cli.flow_loading import inputs_or_exit, load_or_exit
+    from kflow.engine.overrides import parse_overrides
     from kflow.run.session import RunOptions, run_event, run_flow
 
     loaded = load_or_exit(flow)
@@ -84,8 +100,9 @@ def command(
         from_beginning=from_beginning,
         group_id=group_id,
         topic=topic,
-        dead_letter_topic=dead_letter_topic,
+        dead_letter=dead_letter,
         bootstrap_servers=bootstrap_servers,
+        overrides=parse_overrides(settings),
         inputs=inputs,
     )
     if event is not None:

@@ -66,11 +66,11 @@ class LiveView:
             state = status.state + (f" · {status.detail}" if status.detail else "")
             grid.add_row("trigger", f"{status.description} · {state}")
             parts = ", ".join(
-                f"{p.topic}[{p.partition}] lag {p.lag if p.lag is not None else '?'}"
-                for p in status.partitions
+                f"{s.name} {'lag' if status.label == 'partitions' else 'backlog'} "
+                f"{s.backlog if s.backlog is not None else '?'}"
+                for s in status.streams
             )
-            total = sum(p.lag or 0 for p in status.partitions)
-            grid.add_row("partitions", f"{parts or 'none assigned yet'}  (total lag {total})")
+            grid.add_row(status.label, f"{parts or 'none assigned yet'}  (total {status.backlog})")
         counts = Text()
         for state in ("SUCCESS", "WARNING", "FAILED", "KILLED"):
             n = stats.by_state.get(state, 0)

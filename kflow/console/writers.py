@@ -12,10 +12,7 @@ from kflow.engine.execution import Execution
 
 
 def trigger_label(execution: Execution) -> str:
-    t = execution.trigger
-    if t.topic is None:
-        return "event"
-    return f"{t.topic}[{t.partition}]@{t.offset}"
+    return execution.trigger.label()
 
 
 def plain_line(execution: Execution) -> str:

@@ -32,18 +32,13 @@ class LogEmitted:
 
 
 @dataclass(frozen=True)
-class PartitionStatus:
-    topic: str
-    partition: int
-    position: int | None  # next offset to read
-    end_offset: int | None
-    committed: int | None
+class StreamStatus:
+    """One thing a source reads (a partition, a queue, a topic filter) and its backlog."""
 
-    @property
-    def lag(self) -> int | None:
-        if self.end_offset is None or self.position is None:
-            return None
-        return max(0, self.end_offset - self.position)
+    name: str  # "orders[2]", "queue orders", "sensors/#"
+    backlog: int | None  # messages waiting for this reader; None when the broker does not say
+    position: int | None = None  # where reading goes on (Kafka: the next offset)
+    committed: int | None = None  # the last acknowledged position the broker holds
 
 
 @dataclass(frozen=True)
@@ -51,10 +46,15 @@ class TriggerStatus:
     """A snapshot of the trigger: what it reads and how far behind it is."""
 
     description: str
-    state: str  # "connecting", "running", "stopping", "stopped"
-    partitions: tuple[PartitionStatus, ...] = ()
+    state: str  # "connecting", "running", "reconnecting", "stopping", "stopped"
+    streams: tuple[StreamStatus, ...] = ()
     in_flight: int = 0
     detail: str | None = None
+    label: str = "partitions"  # what the streams are, for the views
+
+    @property
+    def backlog(self) -> int:
+        return sum(s.backlog or 0 for s in self.streams)
 
 
 Event = ExecutionStarted | TaskRunFinished | ExecutionFinished | LogEmitted | TriggerStatus

@@ -7,6 +7,7 @@ values, never from exceptions.
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,53 +19,58 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
+@dataclass(eq=False)
 class TriggerRecord:
-    """What started an execution: one Kafka record, or a value given on the command line.
+    """What started an execution: one message of a source, or a value given on the command line.
 
-    ``value`` is the deserialized value (``None`` when deserializing failed,
-    then ``error`` says why).
+    Each source subclasses it with its own coordinates (``KafkaRecord``,
+    ``AmqpMessage``, ...). ``value`` is the decoded value (``None`` when decoding
+    failed, then ``error`` says why: the execution fails, the stream goes on).
     """
 
     value: Any
     key: Any = None
-    topic: str | None = None
-    partition: int | None = None
-    offset: int | None = None
     timestamp_ms: int | None = None
     headers: dict[str, Any] = field(default_factory=dict)
     raw_value: bytes | None = None
-    raw_key: bytes | None = None
-    raw_headers: list[tuple[str, bytes | None]] = field(default_factory=list)
     error: str | None = None
-    skip: bool = False  # dropped by the trigger's header filters: no execution, offset advances
-    epoch: int = 0  # the source's assignment epoch of the partition when it was fetched
+    skip: bool = False  # dropped by the trigger's filters: no execution, acknowledged
 
     def variables(self) -> dict[str, Any]:
         """The ``trigger.*`` variables of expressions."""
-        ts = (
-            datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
-            if self.timestamp_ms is not None
-            else None
-        )
         return {
             "key": self.key,
             "value": self.value,
-            "topic": self.topic,
-            "partition": self.partition,
-            "offset": self.offset,
-            "timestamp": ts,
+            "timestamp": self.timestamp(),
             "headers": self.headers,
         }
 
+    def timestamp(self) -> datetime | None:
+        if self.timestamp_ms is None:
+            return None
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
+
     def coordinates(self) -> dict[str, Any]:
-        return {
-            "topic": self.topic,
-            "partition": self.partition,
-            "offset": self.offset,
-            "key": self.key if isinstance(self.key, str | int | float | None) else str(self.key),
-            "timestamp": self.timestamp_ms,
-        }
+        """Where the record came from, as ``--json`` prints it."""
+        return {"key": json_key(self.key), "timestamp": self.timestamp_ms}
+
+    def label(self) -> str:
+        """Where the record came from, in a few characters (``orders[2]@41``)."""
+        return "event"
+
+    def order_key(self) -> Hashable | None:
+        """Records with equal keys run one after another; ``None`` runs freely."""
+        return plain_key(self.key)
+
+
+def json_key(key: Any) -> Any:
+    return key if isinstance(key, str | int | float | None) else str(key)
+
+
+def plain_key(key: Any) -> Hashable | None:
+    if key is None:
+        return None
+    return key if isinstance(key, bytes | str | int) else repr(key)
 
 
 @dataclass

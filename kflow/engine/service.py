@@ -1,37 +1,28 @@
-"""Runs a flow against a record source: dispatch, bounded concurrency, keyed order, commits.
+"""Runs a flow against any record source: dispatch, bounded concurrency, keyed order, acks.
 
-Guarantees:
+Guarantees, whatever the source:
 - at most ``concurrency`` executions run at once; records wait (and the
   source is paused) when ``max_pending`` records are started but unfinished;
-- records with the same key run one after another, in offset order;
-- the committed position of a partition is the oldest offset whose execution
-  has not finished (so a restart resumes exactly where work stopped);
-- a graceful stop stops reading, lets in-flight executions finish and commits.
+- records with the same order key run one after another, in arrival order;
+- every admitted record is acknowledged exactly once, after its execution
+  (and its dead-letter copy, if any) has finished; a killed or cancelled
+  execution is never acknowledged, so the broker delivers it again;
+- a graceful stop stops reading, lets in-flight executions finish, and has the
+  source settle their acknowledgements before it closes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from kflow.engine.events import TriggerStatus
 from kflow.engine.execution import Execution, TriggerRecord
-from kflow.engine.offsets import OffsetTracker, PartitionOffsets, TopicPartition
 from kflow.engine.ordering import KeyedQueue
 from kflow.engine.runner import FlowRunner
-from kflow.engine.source import RecordSource
-
-
-class DeadLetter(Protocol):
-    """Where records of failed executions go (see ``kflow.plugins.kafka_deadletter``)."""
-
-    def wants(self, execution: Execution) -> bool: ...
-
-    async def send(self, execution: Execution, stopping: asyncio.Event | None = None) -> None: ...
+from kflow.engine.source import DeadLetter, Outcome, RecordSource, outcome_of
 
 
 @dataclass
@@ -42,12 +33,6 @@ class RunSummary:
     by_state: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     stopped_by: str = "end"
-
-
-def _tp(record: TriggerRecord) -> TopicPartition | None:
-    if record.topic is None or record.partition is None or record.offset is None:
-        return None
-    return (record.topic, record.partition)
 
 
 class FlowService:
@@ -61,7 +46,6 @@ class FlowService:
         concurrency: int = 64,
         max_pending: int | None = None,
         max_executions: int | None = None,
-        commit_interval: float = 0.2,
         dead_letter: DeadLetter | None = None,
     ) -> None:
         self.runner = runner
@@ -69,37 +53,32 @@ class FlowService:
         self.concurrency = concurrency
         self.max_pending = max_pending or concurrency * 4
         self.max_executions = max_executions
-        self.commit_interval = commit_interval
         self.dead_letter = dead_letter
         self.summary = RunSummary()
-        self._tracker = OffsetTracker()
-        self._lock = threading.Lock()  # the tracker is also read from the source's thread
         self._keys: KeyedQueue[TriggerRecord] = KeyedQueue()
-        self._leases: dict[int, PartitionOffsets | None] = {}
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending = 0
         self._paused = False
         self._stop = asyncio.Event()
         self._room = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._idle = asyncio.Event()  # set when nothing is pending
         self.stopping = False
-        source.on_revoked = self._revoked
-        source.in_flight_of = self._in_flight_of
+        self._killed = False
 
     # control ------------------------------------------------------------------
 
     def request_stop(self, reason: str = "signal") -> None:
-        """Graceful stop: no new records; in-flight executions finish and are committed."""
+        """Graceful stop: no new records; in-flight executions finish and are acknowledged."""
         if not self.stopping:
             self.stopping = True
             self.summary.stopped_by = reason
         self._stop.set()
 
     def kill(self) -> None:
-        """Stop now: cancel in-flight executions; nothing unfinished is committed."""
+        """Stop now: cancel in-flight executions; nothing unfinished is acknowledged."""
         self.request_stop("killed")
+        self._killed = True
         for task in list(self._tasks):
             task.cancel()
 
@@ -115,13 +94,20 @@ class FlowService:
     async def run(self, timeout: float | None = None) -> RunSummary:
         start = time.monotonic()
         await self.source.start()
-        committer = asyncio.create_task(self._commit_loop())
         deadline = None if timeout is None else start + timeout
         try:
             while not self._stop.is_set():
                 if deadline is not None and time.monotonic() >= deadline:
                     self.request_stop("timeout")
                     break
+                if self.source.exhausted:  # a finite source: end once its work is done
+                    if not self._pending:
+                        self.request_stop("end")
+                        break
+                    self._idle.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._idle.wait(), 0.1)
+                    continue
                 if self._pending >= self.max_pending:  # hold back until work finishes
                     self._room.clear()
                     with contextlib.suppress(TimeoutError):
@@ -141,26 +127,13 @@ class FlowService:
                 self._backpressure()
             await self._drain()
         finally:
-            committer.cancel()
-            with self._lock:
-                final = self._tracker.committable()
-            await self.source.stop(final)
+            await self.source.stop()
             self.summary.seconds = time.monotonic() - start
         return self.summary
 
     async def _drain(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    async def _commit_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.commit_interval)
-            # Under the lock: a revoke either sees this request or comes before the
-            # positions were taken, never between (which would commit a revoked partition).
-            with self._lock:
-                positions = self._tracker.committable()
-                if positions:
-                    self.source.commit(positions)
 
     def _backpressure(self) -> None:
         should_pause = self._pending >= self.max_pending
@@ -171,23 +144,14 @@ class FlowService:
     # dispatch ----------------------------------------------------------------------
 
     def _dispatch(self, record: TriggerRecord) -> None:
-        tp = _tp(record)
-        lease: PartitionOffsets | None = None
-        if tp is not None:
-            with self._lock:
-                if not self.source.is_current(record):
-                    return  # its partition was revoked after it was read
-                lease = self._tracker.started(tp, record.offset)  # type: ignore[arg-type]
-                if lease is not None and record.skip:
-                    self._tracker.finished(lease, record.offset)  # type: ignore[arg-type]
-            if lease is None:
-                return  # a redelivered record already started here: never run twice
+        if not self.source.admit(record):
+            return  # e.g. its partition was revoked after it was read
         if record.skip:
+            self.source.ack(record, Outcome.SKIPPED)
             return
         self.summary.started += 1
         self._pending += 1
-        self._leases[id(record)] = lease
-        if self._keys.admit(_order_key(record), record):
+        if self._keys.admit(record.order_key(), record):
             self._spawn(record)
 
     def _spawn(self, record: TriggerRecord) -> None:
@@ -196,26 +160,26 @@ class FlowService:
         task.add_done_callback(self._tasks.discard)
 
     async def _execute(self, record: TriggerRecord) -> None:
-        tp = _tp(record)
-        lease = self._leases.pop(id(record), None)
         try:
-            if tp is not None and lease is not None and not self._holds(tp, lease):
-                return  # its partition was revoked while it waited: the new owner runs it
+            if not self.source.wanted(record):
+                return  # e.g. its partition was revoked while it waited: the new owner runs it
             async with self._slots:
                 execution = await self.runner.execute(record)
+            outcome = outcome_of(execution)
             if self.dead_letter is not None and self.dead_letter.wants(execution):
                 await self.dead_letter.send(execution, self._stop)
                 self.summary.dead_lettered += 1
+                outcome = Outcome.DEAD_LETTERED
             self._count(execution)
-            if lease is not None:
-                with self._lock:
-                    self._tracker.finished(lease, record.offset)  # type: ignore[arg-type]
+            self.source.ack(record, outcome)
         finally:
             self._pending -= 1
             if self._pending < self.max_pending:
                 self._room.set()
-            nxt = self._keys.release(_order_key(record))
-            if nxt is not None:
+            if not self._pending:
+                self._idle.set()
+            nxt = self._keys.release(record.order_key())
+            if nxt is not None and not self._killed:
                 self._spawn(nxt)
             self._backpressure()
 
@@ -223,24 +187,3 @@ class FlowService:
         s = self.summary
         s.finished += 1
         s.by_state[execution.state.value] = s.by_state.get(execution.state.value, 0) + 1
-
-    def _holds(self, tp: TopicPartition, lease: PartitionOffsets) -> bool:
-        with self._lock:
-            return self._tracker.holds(tp, lease)
-
-    def _in_flight_of(self, tps: list[TopicPartition]) -> int:
-        with self._lock:
-            return self._tracker.in_flight(tps)
-
-    def _revoked(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
-        with self._lock:
-            positions = self._tracker.positions(tps)
-            self._tracker.forget(tps)
-        return positions
-
-
-def _order_key(record: TriggerRecord) -> object:
-    if record.key is None:
-        return None
-    key = record.raw_key if record.raw_key is not None else record.key
-    return (record.topic, key if isinstance(key, bytes | str | int) else repr(key))

@@ -1,42 +1,104 @@
-"""Where trigger records come from, as the service sees it.
+"""What every realtime source is to the engine: records in, one acknowledgement out per record.
 
-A :class:`RecordSource` delivers batches of :class:`TriggerRecord` in offset
-order per partition, accepts commit positions (Kafka's "next offset to
-read"), can be paused for back-pressure, and reports its status. The Kafka
-RealtimeTrigger is one; tests use an in-process fake.
+A :class:`RecordSource` delivers batches of :class:`TriggerRecord`; the
+service calls :meth:`RecordSource.ack` exactly once for every record it
+admitted, when its execution has finished, with the :class:`Outcome`. What an
+acknowledgement means is the source's business: Kafka turns them into
+committed watermarks, AMQP into ``basic.ack``/``basic.nack``, MQTT into the
+PUBACK. A record that was admitted and never acknowledged (a kill, a lost
+connection, a revoked partition) is delivered again by the broker: sources are
+at-least-once, never at-most-once.
+
+The service keeps what is source-independent (``kflow.engine.service``).
+Everything a source needs from a flow comes from its trigger's spec:
+:meth:`RecordSource.from_trigger` builds one.
 """
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from kflow.engine.events import TriggerStatus
-from kflow.engine.execution import TriggerRecord
-from kflow.engine.offsets import TopicPartition
+from kflow.engine.execution import Execution, TriggerRecord
+from kflow.engine.states import State
+from kflow.errors import FlowError
 
-RevokeHandler = Callable[[list[TopicPartition]], dict[TopicPartition, int]]
+if TYPE_CHECKING:
+    from kflow.flow.model import TriggerDef
+
+
+class Outcome(StrEnum):
+    """How the work of one record ended, as its acknowledgement reports it."""
+
+    SUCCESS = "success"  # the execution ended SUCCESS, WARNING, SKIPPED or CANCELLED
+    FAILED = "failed"  # the execution finally FAILED (after its retries)
+    DEAD_LETTERED = "dead-lettered"  # it FAILED and a copy went to the dead-letter target
+    SKIPPED = "skipped"  # no execution: the trigger's filters dropped the record
+
+
+def outcome_of(execution: Execution) -> Outcome:
+    return Outcome.FAILED if execution.state in (State.FAILED, State.KILLED) else Outcome.SUCCESS
+
+
+class DeadLetter(Protocol):
+    """Where records of failed executions go before they are acknowledged."""
+
+    def wants(self, execution: Execution) -> bool: ...
+
+    async def send(self, execution: Execution, stopping: asyncio.Event | None = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """What ``kflow run`` asks of any source."""
+
+    from_beginning: bool = False
+    """Start at the oldest retained message where the broker keeps history (Kafka)."""
+    prefetch: int = 64
+    """Messages the broker may hand over unacknowledged (AMQP, MQTT receive maximum)."""
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    """Trigger properties set on the command line (``--set``), already parsed."""
 
 
 class RecordSource(ABC):
-    """A stream of trigger records with commit, pause and status."""
+    """A stream of trigger records with acknowledgements, back-pressure and status."""
 
-    on_revoked: RevokeHandler | None = None
-    """Set by the service: called (from any thread) when partitions are taken
-    away; returns, for each of them it tracks, the position where its work
-    would resume (everything below it has finished). The service forgets them."""
+    kind: ClassVar[str] = "source"
+    """Short name of the system (``kafka``, ``amqp``, ``mqtt``): messages and views use it."""
 
-    in_flight_of: Callable[[list[TopicPartition]], int] | None = None
-    """Set by the service: how many executions of these partitions are still running (a
-    source may wait, bounded, for them before giving partitions up, so they need not be
-    redelivered)."""
+    notify: Callable[[str], None] | None = None
+    """Set by ``kflow run``: called with one line an operator should know (an assignment,
+    a reconnect), from any thread."""
 
-    def is_current(self, record: TriggerRecord) -> bool:
-        """False for a record of a partition revoked since it was read: it must not run.
+    @classmethod
+    def from_trigger(
+        cls,
+        trigger: TriggerDef,
+        variables: Mapping[str, Any],
+        options: SourceOptions,
+    ) -> RecordSource:
+        """The source of a flow trigger (its properties rendered against ``variables``)."""
+        raise FlowError(f"trigger type {trigger.type} cannot be run as a realtime source")
 
-        The service asks under the same lock as ``on_revoked`` takes, so a record is
-        either tracked before its partition is forgotten or refused after it.
-        """
+    @classmethod
+    def event_record(cls, trigger: TriggerDef | None, event: str, key: str | None) -> TriggerRecord:
+        """The record ``kflow run --event`` makes of a value, decoded as this source would."""
+        return TriggerRecord(value=event, key=key)
+
+    def admit(self, record: TriggerRecord) -> bool:
+        """Called once, on the event loop, when the service takes ``record`` on. False: the
+        source no longer wants it run (it will be delivered again elsewhere); it is then
+        never acknowledged."""
+        return True
+
+    def wanted(self, record: TriggerRecord) -> bool:
+        """Asked again just before an admitted record runs (it may have waited behind its
+        key). False: it is dropped unacknowledged, as for :meth:`admit`."""
         return True
 
     @abstractmethod
@@ -48,16 +110,28 @@ class RecordSource(ABC):
         """Records received since the last call (empty after ``timeout`` seconds)."""
 
     @abstractmethod
-    def commit(self, positions: dict[TopicPartition, int]) -> None:
-        """Ask for these positions to be committed (does not block)."""
+    def ack(self, record: TriggerRecord, outcome: Outcome) -> None:
+        """The work of an admitted record is over (does not block)."""
 
     @abstractmethod
     def pause(self, paused: bool) -> None:
-        """Stop or resume fetching (the source keeps its group membership)."""
+        """Stop or resume delivery (the source keeps its subscription)."""
 
     @abstractmethod
     def status(self) -> TriggerStatus: ...
 
     @abstractmethod
-    async def stop(self, final: dict[TopicPartition, int]) -> None:
-        """Commit ``final`` synchronously, then close."""
+    async def stop(self) -> None:
+        """Settle every acknowledgement made so far with the broker, then close."""
+
+    @property
+    def exhausted(self) -> bool:
+        """True when a finite source has handed over its last record."""
+        return False
+
+    def dead_letter(self, target: str | None) -> DeadLetter | None:
+        """The dead-letter writer for ``target`` (``--dead-letter``) or the trigger's own
+        settings; None when failed records are acknowledged as failed."""
+        if target is not None:
+            raise FlowError(f"the {self.kind} trigger has no dead-letter target of that kind")
+        return None

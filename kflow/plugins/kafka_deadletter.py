@@ -20,6 +20,7 @@ from kflow.engine.execution import Execution
 from kflow.errors import KafkaError
 from kflow.plugins.driver_futures import settle_from_thread
 from kflow.plugins.kafka import shared_producer
+from kflow.plugins.kafka_record import KafkaRecord
 
 RETRY_INITIAL_S = 0.5
 RETRY_MAX_S = 10.0
@@ -27,6 +28,7 @@ RETRY_MAX_S = 10.0
 
 def dead_letter_headers(execution: Execution) -> list[tuple[str, bytes | None]]:
     t = execution.trigger
+    assert isinstance(t, KafkaRecord)
     extra = {
         "kflow.flow": f"{execution.namespace}.{execution.flow_id}",
         "kflow.execution.id": execution.id,
@@ -85,6 +87,7 @@ class DeadLetterWriter:
         loop = asyncio.get_running_loop()
         producer = await loop.run_in_executor(None, shared_producer, self.properties)
         t = execution.trigger
+        assert isinstance(t, KafkaRecord)
         future, ok, err = settle_from_thread(loop)
         with kafka_errors(bootstrap_address(producer.config)):
             sent = producer.send(

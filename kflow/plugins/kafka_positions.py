@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from kflow.engine.offsets import TopicPartition
+from kflow.plugins.kafka_offsets import TopicPartition
 
 
 class PartitionLedger:

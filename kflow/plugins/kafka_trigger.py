@@ -39,14 +39,15 @@ from kflow.connectors.kafka_group import (
     warm_metadata,
 )
 from kflow.connectors.masking import one_line
-from kflow.engine.events import PartitionStatus, TriggerStatus
+from kflow.engine.events import StreamStatus, TriggerStatus
 from kflow.engine.execution import TriggerRecord
-from kflow.engine.offsets import TopicPartition
-from kflow.engine.source import RecordSource
+from kflow.engine.source import Outcome, RecordSource, SourceOptions
 from kflow.errors import KafkaError, KflowError
 from kflow.expr import render_value
 from kflow.flow.model import TriggerDef
+from kflow.plugins.kafka_offsets import OffsetTracker, TopicPartition
 from kflow.plugins.kafka_positions import PartitionLedger
+from kflow.plugins.kafka_record import KafkaRecord
 from kflow.plugins.kafka_serde import decoder
 
 POLL_MS = 50
@@ -56,6 +57,7 @@ FINAL_COMMIT_TRIES = 10
 SESSION_TIMEOUT_MS = 10_000
 STALLED_AFTER_S = 25.0
 REVOKE_DRAIN_S = 3.0
+COMMIT_EVERY_S = 0.2
 
 
 def membership_looks_stuck(
@@ -129,7 +131,7 @@ class RealtimeTrigger(RecordSource):
         self._consumer: Any = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._batches: deque[list[TriggerRecord]] = deque()
+        self._batches: deque[list[KafkaRecord]] = deque()
         self._ready = asyncio.Event()
         self._requests_lock = threading.Lock()
         self._commit_request: dict[TopicPartition, int] = {}
@@ -137,6 +139,9 @@ class RealtimeTrigger(RecordSource):
         self._paused = False
         self._closing = threading.Event()
         self._ledger = PartitionLedger()
+        self._tracker = OffsetTracker()  # offsets admitted and not finished, per partition
+        self._lock = threading.Lock()  # the tracker: the event loop and rebalance listener
+        self._next_take = 0.0  # when the poll thread next asks the tracker what to commit
         self._committed: dict[TopicPartition, int] = {}
         self.rebalances = 0  # assignments received
         self.nudges = 0  # polls told to await a join in progress (see kafka_group)
@@ -151,6 +156,42 @@ class RealtimeTrigger(RecordSource):
         what = f"pattern {self.pattern}" if self.pattern else ", ".join(self.topics)
         return f"kafka {what} @ {self.address} (group {self.group_id})"
 
+    kind = "kafka"
+
+    @classmethod
+    def from_trigger(
+        cls, trigger: TriggerDef, variables: Mapping[str, Any], options: SourceOptions
+    ) -> RealtimeTrigger:
+        return cls(
+            with_overrides(trigger, options.overrides),
+            variables=variables,
+            from_beginning=options.from_beginning,
+        )
+
+    @classmethod
+    def event_record(cls, trigger: TriggerDef | None, event: str, key: str | None) -> KafkaRecord:
+        value_name = deserializer_names(trigger.props)[1] if trigger is not None else "STRING"
+        record = KafkaRecord(value=None, key=key, timestamp_ms=int(time.time() * 1000))
+        try:
+            record.value = decoder(value_name)(event.encode("utf-8"))
+        except Exception as exc:
+            record.error = f"cannot deserialize --event as {value_name}: {exc}"
+        return record
+
+    def dead_letter(self, target: str | None) -> Any:
+        """``--dead-letter`` (a topic) for every failed execution, else ``onSerdeError: DLQ``."""
+        from kflow.plugins.kafka_deadletter import DeadLetterWriter
+
+        if target:
+            return DeadLetterWriter(self.properties, target)
+        if self.serde_error_mode == "DLQ":
+            if not self.serde_error_topic:
+                raise KafkaError(
+                    f"trigger '{self.trigger_id}': onSerdeError: type DLQ needs a topic"
+                )
+            return DeadLetterWriter(self.properties, self.serde_error_topic, serde_only=True)
+        return None
+
     # RecordSource ------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -159,7 +200,7 @@ class RealtimeTrigger(RecordSource):
         self._thread = threading.Thread(target=self._poll_loop, name="kflow-kafka", daemon=True)
         self._thread.start()
 
-    async def next_batch(self, timeout: float) -> list[TriggerRecord]:
+    async def next_batch(self, timeout: float) -> list[KafkaRecord]:  # type: ignore[override]
         # Waiting on an event, not on queue.get(): a get cancelled by a timeout can
         # lose the batch it was handed at that moment (Python 3.11's wait_for).
         if not self._batches:
@@ -171,24 +212,54 @@ class RealtimeTrigger(RecordSource):
         if not self._batches:
             return []
         # One polled batch per call, so the service can hold back between batches.
-        return [r for r in self._batches.popleft() if self.is_current(r)]
+        return self._batches.popleft()
 
-    def is_current(self, record: TriggerRecord) -> bool:
+    def admit(self, record: TriggerRecord) -> bool:
+        """Track the record's offset, unless its partition was revoked since it was read or
+        it was started here before (a redelivery after a rebalance): never run twice."""
+        assert isinstance(record, KafkaRecord)
         tp = (str(record.topic), int(record.partition or 0))
-        return self._ledger.is_current(tp, record.epoch)
+        with self._lock:  # a revoke either sees this offset in flight or refuses it
+            if not self._ledger.is_current(tp, record.epoch):
+                return False
+            record.lease = self._tracker.started(tp, int(record.offset or 0))
+        return record.lease is not None
+
+    def wanted(self, record: TriggerRecord) -> bool:
+        assert isinstance(record, KafkaRecord)
+        tp = (str(record.topic), int(record.partition or 0))
+        with self._lock:
+            return record.lease is not None and self._tracker.holds(tp, record.lease)
+
+    def ack(self, record: TriggerRecord, outcome: Outcome) -> None:
+        """Failed or not, a finished record's offset may be committed (a dead-letter copy,
+        if any, was acknowledged first); see OffsetTracker for the watermark."""
+        assert isinstance(record, KafkaRecord)
+        if record.lease is not None:
+            with self._lock:
+                self._tracker.finished(record.lease, int(record.offset or 0))
 
     @property
     def assigned(self) -> set[TopicPartition]:
         """The partitions this trigger reads now."""
         return self._ledger.assigned
 
-    def _deliver(self, batch: list[TriggerRecord]) -> None:
+    def _deliver(self, batch: list[KafkaRecord]) -> None:
         self._batches.append(batch)
         self._ready.set()
 
     def commit(self, positions: dict[TopicPartition, int]) -> None:
+        """Ask the poll thread to commit these positions (does not block)."""
         with self._requests_lock:
             self._commit_request.update(positions)
+
+    def _take_committable(self) -> None:
+        # Under the lock: a revoke either sees this request or comes before the positions
+        # were taken, never between (which would commit a revoked partition).
+        with self._lock:
+            positions = self._tracker.committable()
+            if positions:
+                self.commit(positions)
 
     def pause(self, paused: bool) -> None:
         with self._requests_lock:
@@ -197,13 +268,13 @@ class RealtimeTrigger(RecordSource):
     def status(self) -> TriggerStatus:
         return self._status
 
-    async def stop(self, final: dict[TopicPartition, int]) -> None:
+    async def stop(self) -> None:
         self._closing.set()
         if self._thread is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
         if self._consumer is None:
             return
-        self.commit(final)
+        self._take_committable()
         consumer = self._consumer
         self._consumer = None
 
@@ -218,7 +289,7 @@ class RealtimeTrigger(RecordSource):
                 consumer.close(autocommit=False)
 
         await asyncio.get_running_loop().run_in_executor(None, close)
-        self._status = TriggerStatus(self.describe(), "stopped", self._status.partitions)
+        self._status = TriggerStatus(self.describe(), "stopped", self._status.streams)
 
     # the consumer thread ------------------------------------------------------------------
 
@@ -315,16 +386,18 @@ class RealtimeTrigger(RecordSource):
 
     async def _drain(self, consumer: Any, tps: list[TopicPartition]) -> None:
         """Let the executions of ``tps`` finish (bounded), so they need not run again."""
-        if self.in_flight_of is None or self._closing.is_set():
+        if self._closing.is_set():
             return
         deadline = time.monotonic() + REVOKE_DRAIN_S
-        while self.in_flight_of(tps) and time.monotonic() < deadline:
+        while self._in_flight(tps) and time.monotonic() < deadline:
             if not await pause_in_listener(consumer, 0.01):
                 return
 
     def _revoked(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         """Bookkeeping of a revoke; returns where the work of each partition resumes."""
-        started = self.on_revoked(tps) if self.on_revoked is not None else {}
+        with self._lock:  # whatever is still in flight there is never committed by us
+            started = self._tracker.positions(tps)
+            self._tracker.forget(tps)
         resume = self._ledger.revoked(tps, started)
         with self._requests_lock:  # superseded by the resume points
             for tp in tps:
@@ -347,6 +420,10 @@ class RealtimeTrigger(RecordSource):
             return
         for tp, pos in resume.items():
             self._committed[tp] = pos
+
+    def _in_flight(self, tps: list[TopicPartition]) -> int:
+        with self._lock:
+            return self._tracker.in_flight(tps)
 
     def _assigned_now(self, consumer: Any, assigned: Any) -> None:
         # A partition we read before may resume at a kept (stale) fetch position.
@@ -431,7 +508,7 @@ class RealtimeTrigger(RecordSource):
 
     def _replace_consumer(self, consumer: Any, stuck_s: float) -> Any:
         """Join again with a new consumer; keep the old one if the broker cannot be reached."""
-        self._status = TriggerStatus(self.describe(), "rejoining", self._status.partitions)
+        self._status = TriggerStatus(self.describe(), "rejoining", self._status.streams)
         if self.notify is not None:
             self.notify(
                 f"kflow run: trigger {self.trigger_id}: group membership stuck for "
@@ -448,6 +525,10 @@ class RealtimeTrigger(RecordSource):
         return self._consumer
 
     def _apply_requests(self, consumer: Any) -> None:
+        now = time.monotonic()
+        if now >= self._next_take:
+            self._take_committable()
+            self._next_take = now + COMMIT_EVERY_S
         with self._requests_lock:
             pause, self._pause_request = self._pause_request, None
         if pause is not None and pause != self._paused:
@@ -494,12 +575,12 @@ class RealtimeTrigger(RecordSource):
         for tp, meta in offsets.items():
             self._committed[(tp.topic, tp.partition)] = meta.offset
 
-    def _record(self, message: Any) -> TriggerRecord:
+    def _record(self, message: Any) -> KafkaRecord:
         headers = {
             k: (v.decode("utf-8", "replace") if v is not None else None)
             for k, v in (message.headers or [])
         }
-        record = TriggerRecord(
+        record = KafkaRecord(
             value=None,
             epoch=self._ledger.epoch((message.topic, message.partition)),
             topic=message.topic,
@@ -538,12 +619,12 @@ class RealtimeTrigger(RecordSource):
                 position = consumer.position(tp, timeout_ms=0)
             except Exception:
                 position = None
+            end = consumer.highwater(tp)
             parts.append(
-                PartitionStatus(
-                    tp.topic,
-                    tp.partition,
+                StreamStatus(
+                    f"{tp.topic}[{tp.partition}]",
+                    None if end is None or position is None else max(0, end - position),
                     position,
-                    consumer.highwater(tp),
                     self._committed.get((tp.topic, tp.partition)),
                 )
             )
@@ -551,6 +632,19 @@ class RealtimeTrigger(RecordSource):
         if self._commit_error:
             detail = f"commit failed, retrying: {self._commit_error}"
         return TriggerStatus(self.describe(), state, tuple(parts), detail=detail)
+
+
+def with_overrides(trigger: TriggerDef, overrides: Mapping[str, Any]) -> TriggerDef:
+    """The trigger with command-line properties set (``--set``; a ``topic`` replaces a
+    ``topicPattern``)."""
+    if not overrides:
+        return trigger
+    from kflow.engine.overrides import apply_overrides
+
+    props = apply_overrides(trigger.props, overrides)
+    if "topic" in overrides:
+        props.pop("topicPattern", None)
+    return TriggerDef(trigger.id, trigger.type, trigger.spec, props, trigger.description)
 
 
 def _names(tps: Any) -> str:

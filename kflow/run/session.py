@@ -5,20 +5,26 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kflow.engine.events import EventBus, TriggerStatus
-from kflow.engine.execution import TriggerRecord
 from kflow.engine.runner import FlowRunner
 from kflow.engine.service import FlowService, RunSummary
-from kflow.errors import FlowError
+from kflow.engine.source import RecordSource, SourceOptions
+from kflow.errors import FlowError, UsageError
 from kflow.flow.model import Flow, TriggerDef
 from kflow.run.connections import close_connections
 
-REALTIME = "kflow.plugins.kafka_trigger:RealtimeTrigger"
 TASK_THREADS = 8
 """Threads for blocking driver calls; most task I/O is asynchronous or batched already."""
+
+KAFKA_SHORTHANDS = {
+    "topic": "topic",
+    "group_id": "groupId",
+    "bootstrap_servers": "properties.bootstrap.servers",
+}
+"""``kflow run`` flags that are short for ``--set`` on a Kafka trigger."""
 
 
 @dataclass(frozen=True)
@@ -30,38 +36,55 @@ class RunOptions:
     from_beginning: bool = False
     group_id: str | None = None
     topic: str | None = None
-    dead_letter_topic: str | None = None
+    dead_letter: str | None = None
     bootstrap_servers: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # --set, parsed
     inputs: dict[str, Any] | None = None  # typed by kflow.flow.inputs; None: the defaults
 
 
 def realtime_trigger(flow: Flow) -> TriggerDef:
-    """The flow's Kafka realtime trigger, or a FlowError saying why there is none to run."""
+    """The flow's first enabled trigger kflow can run as a source, or a FlowError saying why
+    there is none."""
     for trigger in flow.triggers:
-        if trigger.disabled:
-            continue
-        if trigger.spec.runner == REALTIME:
+        if not trigger.disabled and trigger.spec.kind == "trigger" and trigger.spec.supported:
             return trigger
     kinds = ", ".join(t.type for t in flow.triggers) or "no trigger"
     raise FlowError(
-        f"flow {flow.ref} has no enabled Kafka RealtimeTrigger to run ({kinds}); "
+        f"flow {flow.ref} has no enabled realtime trigger kflow can run ({kinds}); "
         "use --event to run one execution"
     )
 
 
-def _with_overrides(trigger: TriggerDef, options: RunOptions) -> TriggerDef:
-    props = dict(trigger.props)
-    if options.bootstrap_servers:
-        props["properties"] = {
-            **(props.get("properties") or {}),
-            "bootstrap.servers": options.bootstrap_servers,
-        }
-    if options.group_id:
-        props["groupId"] = options.group_id
-    if options.topic:
-        props["topic"] = options.topic
-        props.pop("topicPattern", None)
-    return TriggerDef(trigger.id, trigger.type, trigger.spec, props, trigger.description)
+def source_class(trigger: TriggerDef) -> type[RecordSource]:
+    cls = trigger.spec.load_runner()
+    if not (isinstance(cls, type) and issubclass(cls, RecordSource)):
+        raise FlowError(f"trigger type {trigger.type} cannot be run as a realtime source")
+    return cls
+
+
+def source_options(trigger: TriggerDef, options: RunOptions) -> SourceOptions:
+    """``--set`` and the Kafka shorthands; a shorthand on another source is refused."""
+    overrides = dict(options.overrides)
+    for attr, prop in KAFKA_SHORTHANDS.items():
+        value = getattr(options, attr)
+        if value is None:
+            continue
+        if source_class(trigger).kind != "kafka":
+            if attr == "bootstrap_servers":
+                continue  # often set in the environment (KFLOW_BOOTSTRAP_SERVERS)
+            flag = "--" + attr.replace("_", "-")
+            raise UsageError(f"{flag} applies to Kafka triggers; use --set for {trigger.type}")
+        overrides.setdefault(prop, value)
+    return SourceOptions(
+        from_beginning=options.from_beginning,
+        prefetch=options.concurrency,
+        overrides=overrides,
+    )
+
+
+def build_source(trigger: TriggerDef, runner: FlowRunner, options: RunOptions) -> RecordSource:
+    cls = source_class(trigger)
+    return cls.from_trigger(trigger, runner.flow_variables, source_options(trigger, options))
 
 
 class _Views:
@@ -94,19 +117,6 @@ class _Views:
         return self.service.status() if self.service is not None else None
 
 
-def _dead_letter(source: Any, options: RunOptions) -> Any:
-    """``--dead-letter-topic`` for every failed execution, else ``onSerdeError: DLQ``."""
-    from kflow.plugins.kafka_deadletter import DeadLetterWriter
-
-    if options.dead_letter_topic:
-        return DeadLetterWriter(source.properties, options.dead_letter_topic)
-    if source.serde_error_mode == "DLQ":
-        if not source.serde_error_topic:
-            raise FlowError("onSerdeError: type DLQ needs a topic")
-        return DeadLetterWriter(source.properties, source.serde_error_topic, serde_only=True)
-    return None
-
-
 def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -123,19 +133,13 @@ def _summary_line(summary: RunSummary) -> str:
 
 def run_flow(flow: Flow, options: RunOptions) -> int:
     """Run until stopped; returns the exit code (0 after a clean stop)."""
-    trigger = _with_overrides(realtime_trigger(flow), options)
+    trigger = realtime_trigger(flow)
     bus = EventBus()
     views = _Views(flow, options, bus)
     runner = FlowRunner(flow, bus, threads=TASK_THREADS, inputs=options.inputs)
 
     async def main() -> RunSummary:
-        from kflow.plugins.kafka_trigger import RealtimeTrigger
-
-        source = RealtimeTrigger(
-            trigger,
-            variables=runner.flow_variables,
-            from_beginning=options.from_beginning,
-        )
+        source = build_source(trigger, runner, options)
         if views.live is None:  # the live view shows the partitions itself
             source.notify = _to_stderr
         service = FlowService(
@@ -143,7 +147,7 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
             source,
             concurrency=options.concurrency,
             max_executions=options.max_executions,
-            dead_letter=_dead_letter(source, options),
+            dead_letter=source.dead_letter(options.dead_letter),
         )
         views.service = service
         presses = 0
@@ -178,46 +182,39 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
     return 130 if summary.stopped_by == "killed" else 0
 
 
-def event_record(flow: Flow, event: str, key: str | None) -> TriggerRecord:
-    """The trigger record of ``--event``: decoded as the flow's trigger would decode it."""
-    from kflow.plugins.kafka_serde import decoder
-    from kflow.plugins.kafka_trigger import deserializer_names
-
-    value_name = "STRING"
-    for trigger in flow.triggers:
-        if trigger.spec.runner == REALTIME:
-            value_name = deserializer_names(trigger.props)[1]
-            break
-    record = TriggerRecord(value=None, key=key)
+def event_trigger(flow: Flow) -> TriggerDef | None:
+    """The trigger whose decoding ``--event`` follows (the flow may have none)."""
     try:
-        record.value = decoder(value_name)(event.encode("utf-8"))
-    except Exception as exc:
-        record.error = f"cannot deserialize --event as {value_name}: {exc}"
-    import time
-
-    record.timestamp_ms = int(time.time() * 1000)
-    return record
+        return realtime_trigger(flow)
+    except FlowError:
+        return None
 
 
 def run_event(flow: Flow, event: str, key: str | None, options: RunOptions) -> int:
-    """One execution on a given value, no Kafka; 0 on SUCCESS/WARNING, 1 otherwise."""
+    """One execution on a given value, through the same service as a broker's records, with
+    an in-memory source; 0 on SUCCESS/WARNING, 1 otherwise."""
     from kflow.console.writers import JsonWriter, PlainWriter
+    from kflow.engine.memory_source import MemorySource
 
+    trigger = event_trigger(flow)
+    cls = source_class(trigger) if trigger is not None else RecordSource
+    record = cls.event_record(trigger, event, key)
     bus = EventBus()
     writer = JsonWriter(sys.stdout) if options.json_output else PlainWriter(sys.stdout)
     bus.subscribe(writer)
     runner = FlowRunner(flow, bus, threads=TASK_THREADS, inputs=options.inputs)
+    source = MemorySource([record])
 
-    async def main() -> str:
+    async def main() -> RunSummary:
         try:
-            execution = await runner.execute(event_record(flow, event, key))
+            return await FlowService(runner, source, concurrency=1).run()
         finally:
             await runner.close()
-        return execution.state.value
 
     try:
-        state = asyncio.run(main())
+        summary = asyncio.run(main())
     finally:
         close_connections()
         writer.close()
-    return 0 if state in ("SUCCESS", "WARNING") else 1
+    ok = summary.by_state.get("SUCCESS", 0) + summary.by_state.get("WARNING", 0)
+    return 0 if ok == summary.finished == 1 else 1

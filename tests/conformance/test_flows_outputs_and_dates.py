@@ -19,8 +19,8 @@ import re
 import pytest
 from flow_runs import run
 
-from kflow.engine.execution import TriggerRecord
 from kflow.expr.printing import to_text
+from kflow.plugins.kafka_record import KafkaRecord
 
 INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6}|\.\d{9})?Z")
 
@@ -104,7 +104,7 @@ def test_trigger_timestamp_prints_like_java_instant(millis: int, printed: str) -
             type: io.kestra.plugin.core.debug.Return
             format: "{{ trigger.timestamp }}"
         """,
-        record=TriggerRecord(value="v", topic="t", partition=0, offset=1, timestamp_ms=millis),
+        record=KafkaRecord(value="v", topic="t", partition=0, offset=1, timestamp_ms=millis),
     )
     assert ex.outputs["when"] == {"value": printed}
 

@@ -20,9 +20,9 @@ import pytest
 from kafka import KafkaConsumer
 
 from kflow.connectors import kafka_group
-from kflow.engine.execution import TriggerRecord
 from kflow.flow import load_flow_text
 from kflow.plugins import kafka_trigger
+from kflow.plugins.kafka_record import KafkaRecord
 from kflow.plugins.kafka_trigger import RealtimeTrigger
 from testkit.kafka import committed_offsets, create_topic, send_all
 
@@ -113,12 +113,14 @@ def test_records_dropped_at_a_revoke_are_read_again_when_the_partition_stays(
             seen: set[tuple[int, int]] = set()
             deadline = time.monotonic() + 60
             while not wanted <= seen and time.monotonic() < deadline:
-                batch: list[TriggerRecord] = await source.next_batch(0.2)
-                seen.update((int(r.partition or 0), int(r.offset or 0)) for r in batch)
+                batch: list[KafkaRecord] = await source.next_batch(0.2)
+                seen.update(
+                    (int(r.partition or 0), int(r.offset or 0)) for r in batch if source.admit(r)
+                )
             return seen
         finally:
             other_done.set()
-            await source.stop({})
+            await source.stop()
 
     seen = asyncio.run(main())
     missing = sorted(wanted - seen)
@@ -164,8 +166,8 @@ def test_an_idle_member_is_left_alone_and_the_group_stays_settled(
             owned = len(a.assigned) + len(b.assigned)
             return a.replaced + b.replaced, a.rebalances + b.rebalances - settled, owned
         finally:
-            await a.stop({})
-            await b.stop({})
+            await a.stop()
+            await b.stop()
 
     replaced, rebalances, owned = asyncio.run(main())
     assert replaced == 0

@@ -92,7 +92,7 @@ def test_a_flow_without_realtime_trigger_says_to_use_event(tmp_path: Path) -> No
     )
     assert proc.returncode == 1
     [line] = proc.stderr.strip().splitlines()  # one clear line, no traceback
-    assert "no enabled Kafka RealtimeTrigger" in line and "--event" in line
+    assert "no enabled realtime trigger" in line and "--event" in line
 
 
 def test_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:

@@ -13,13 +13,14 @@ from kflow.console.live import LiveView
 from kflow.console.records import execution_json
 from kflow.console.stats import RunStats, percentile
 from kflow.console.writers import JsonWriter, plain_line
-from kflow.engine.events import ExecutionFinished, PartitionStatus, TriggerStatus
-from kflow.engine.execution import Execution, TaskRun, TriggerRecord
+from kflow.engine.events import ExecutionFinished, StreamStatus, TriggerStatus
+from kflow.engine.execution import Execution, TaskRun
 from kflow.engine.states import State
+from kflow.plugins.kafka_record import KafkaRecord
 
 
 def execution(state: State = State.SUCCESS, error: str | None = None) -> Execution:
-    record = TriggerRecord(
+    record = KafkaRecord(
         value={"a": 1},
         key="k1",
         topic="orders",
@@ -100,7 +101,7 @@ def test_live_view_shows_trigger_counts_and_failures() -> None:
     status = TriggerStatus(
         "kafka orders @ 127.0.0.1:9092 (group g)",
         "running",
-        (PartitionStatus("orders", 0, 10, 15, 10),),
+        (StreamStatus("orders[0]", 5, 10, 10),),
     )
     console = Console(width=120, record=True, color_system=None, file=io.StringIO())
     view = LiveView(console, stats, lambda: status, "kflow run dev.flow")

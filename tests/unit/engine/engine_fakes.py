@@ -1,4 +1,5 @@
-"""In-process fakes for engine tests: task runtimes and a record source."""
+"""In-process fakes for engine tests: task runtimes and Kafka-like records (the source
+of service tests is the library's own ``MemorySource``)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,11 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from kflow.engine.events import TriggerStatus
-from kflow.engine.execution import TriggerRecord
-from kflow.engine.offsets import TopicPartition
-from kflow.engine.source import RecordSource
 from kflow.engine.task import TaskContext, TaskRunner
 from kflow.errors import TaskError
 from kflow.flow.model import Flow, RetryPolicy, TaskDef
 from kflow.flow.registry import TypeSpec
+from kflow.plugins.kafka_record import KafkaRecord
 
 FAKES = "engine_fakes"
 CALLS: list[tuple[str, Any]] = []
@@ -87,50 +85,11 @@ class ReadOutput(TaskRunner):
         return {"copied": ctx.variables["outputs"][self.task.props["from"]]}
 
 
-class FakeSource(RecordSource):
-    """Serves pre-made records in batches; remembers commits."""
-
-    def __init__(self, records: list[TriggerRecord], batch: int = 10) -> None:
-        self.records = list(records)
-        self.batch = batch
-        self.commits: list[dict[TopicPartition, int]] = []
-        self.final: dict[TopicPartition, int] | None = None
-        self.paused_calls: list[bool] = []
-
-    async def start(self) -> None:
-        return None
-
-    async def next_batch(self, timeout: float) -> list[TriggerRecord]:
-        if not self.records:
-            await asyncio.sleep(min(timeout, 0.01))
-            return []
-        out, self.records = self.records[: self.batch], self.records[self.batch :]
-        return out
-
-    def commit(self, positions: dict[TopicPartition, int]) -> None:
-        self.commits.append(dict(positions))
-
-    def pause(self, paused: bool) -> None:
-        self.paused_calls.append(paused)
-
-    def status(self) -> TriggerStatus:
-        return TriggerStatus("fake", "running")
-
-    async def stop(self, final: dict[TopicPartition, int]) -> None:
-        self.final = dict(final)
-
-    def committed(self) -> dict[TopicPartition, int]:
-        out: dict[TopicPartition, int] = {}
-        for c in [*self.commits, self.final or {}]:
-            out.update(c)
-        return out
-
-
 def records(
     values: list[Any], *, keys: list[Any] | None = None, partition: int = 0
-) -> list[TriggerRecord]:
+) -> list[KafkaRecord]:
     keys = keys or [None] * len(values)
     return [
-        TriggerRecord(value=v, key=k, topic="t", partition=partition, offset=i, timestamp_ms=0)
+        KafkaRecord(value=v, key=k, topic="t", partition=partition, offset=i, timestamp_ms=0)
         for i, (v, k) in enumerate(zip(values, keys, strict=True))
     ]

@@ -1,47 +1,80 @@
-"""FlowService: every record runs, same-key order, bounded work, commits only what finished."""
+"""FlowService over any source: every record runs once, same-key order, bounded work, and
+one acknowledgement per admitted record, after its execution finished."""
 
 from __future__ import annotations
 
 import asyncio
 
-from engine_fakes import CALLS, FakeSource, Sleep, flow, records, task
+from engine_fakes import CALLS, Sleep, flow, records, task
 
-from kflow.engine.execution import TriggerRecord
+from kflow.engine.execution import Execution, TriggerRecord
+from kflow.engine.memory_source import MemorySource
 from kflow.engine.runner import FlowRunner
 from kflow.engine.service import FlowService, RunSummary
+from kflow.engine.source import Outcome
 
 
 def serve(
-    values: list[object], *, keys: list[object] | None = None, **kw: object
-) -> tuple[RunSummary, FakeSource]:
-    source = FakeSource(records(values, keys=keys))
-    f = flow([task("s", "engine_fakes:Sleep", s=0)])
+    values: list[object],
+    *,
+    keys: list[object] | None = None,
+    source: MemorySource | None = None,
+    tasks: list | None = None,  # type: ignore[type-arg]
+    **kw: object,
+) -> tuple[RunSummary, MemorySource]:
+    source = source or MemorySource(records(values, keys=keys))
+    f = flow(tasks or [task("s", "engine_fakes:Sleep", s=0)])
 
     async def main() -> RunSummary:
         runner = FlowRunner(f, environ={})
-        service = FlowService(runner, source, commit_interval=0.01, **kw)  # type: ignore[arg-type]
-        return await service.run(timeout=kw.pop("timeout", None) if False else 5)
+        service = FlowService(runner, source, **kw)  # type: ignore[arg-type]
+        return await service.run(timeout=5)
 
     CALLS.clear()
     Sleep.peak = 0
     return asyncio.run(main()), source
 
 
-def test_every_record_runs_and_the_final_commit_is_past_the_last() -> None:
-    summary, source = serve([{"sleep": 0}] * 25, max_executions=25)
+def test_every_record_runs_and_is_acknowledged_once_then_a_finite_source_ends_the_run() -> None:
+    summary, source = serve([{"sleep": 0}] * 25)
     assert summary.finished == 25
+    assert summary.stopped_by == "end"
     assert summary.by_state == {"SUCCESS": 25}
-    assert source.committed() == {("t", 0): 25}
+    acked = [r.offset for r, _ in source.acks]  # type: ignore[attr-defined]
+    assert sorted(acked) == list(range(25))
+    assert source.outcomes() == [Outcome.SUCCESS] * 25
+    assert source.stopped
 
 
-def test_max_executions_stops_early_and_commits_only_what_ran() -> None:
+def test_max_executions_stops_early_and_acknowledges_only_what_ran() -> None:
     summary, source = serve([{"sleep": 0}] * 30, max_executions=12)
     assert summary.finished == 12
     assert summary.stopped_by == "max-executions"
-    assert source.committed() == {("t", 0): 12}
+    assert sorted(r.offset for r, _ in source.acks) == list(range(12))  # type: ignore[attr-defined]
 
 
-def test_same_key_runs_in_offset_order_while_other_keys_overlap() -> None:
+def test_a_failed_execution_is_acknowledged_as_failed() -> None:
+    summary, source = serve(
+        [1, 2], tasks=[task("f", "engine_fakes:FailTimes", times=5)], max_executions=2
+    )
+    assert summary.by_state == {"FAILED": 2}
+    assert source.outcomes() == [Outcome.FAILED, Outcome.FAILED]
+
+
+def test_skipped_records_are_acknowledged_without_an_execution() -> None:
+    recs = records([{"sleep": 0}] * 4)
+    recs[1].skip = recs[3].skip = True
+    summary, source = serve([], source=MemorySource(recs))
+    assert summary.started == summary.finished == 2
+    assert sorted(o.value for o in source.outcomes()) == [
+        "skipped",
+        "skipped",
+        "success",
+        "success",
+    ]
+
+
+def test_same_key_runs_in_arrival_order_while_other_keys_overlap() -> None:
     # Earlier records sleep longer: without keyed ordering they would finish last.
     values = [{"sleep": 0.05 - i * 0.004, "i": i} for i in range(10)]
     keys = ["a", "b"] * 5
@@ -60,14 +93,38 @@ def test_records_without_key_run_concurrently_up_to_the_limit() -> None:
     assert Sleep.peak == 4
 
 
-def test_commit_never_passes_an_unfinished_record() -> None:
-    # Record 0 is slow; records 1..9 finish first. No commit may reach past 0 before it ends.
-    values = [{"sleep": 0.3}] + [{"sleep": 0}] * 9
-    summary, source = serve(values, concurrency=10, max_executions=10)
+class WatchingSource(MemorySource):
+    """Records, at each acknowledgement, which executions had finished by then."""
+
+    def __init__(self, recs: list[TriggerRecord], finished: list[Execution]) -> None:
+        super().__init__(recs, batch=10)
+        self.finished = finished
+        self.seen_at_ack: list[bool] = []
+
+    def ack(self, record: TriggerRecord, outcome: Outcome) -> None:
+        self.seen_at_ack.append(any(e.trigger is record for e in self.finished))
+        super().ack(record, outcome)
+
+
+def test_an_acknowledgement_comes_after_its_execution_has_finished() -> None:
+    from kflow.engine.events import EventBus, ExecutionFinished
+
+    finished: list[Execution] = []
+    bus = EventBus()
+    bus.subscribe(
+        lambda e: finished.append(e.execution) if isinstance(e, ExecutionFinished) else None
+    )
+    values = [{"sleep": 0.05}] + [{"sleep": 0}] * 9
+    source = WatchingSource(records(values), finished)  # type: ignore[arg-type]
+
+    async def main() -> RunSummary:
+        runner = FlowRunner(flow([task("s", "engine_fakes:Sleep", s=0)]), bus, environ={})
+        return await FlowService(runner, source, concurrency=10).run(timeout=5)
+
+    summary = asyncio.run(main())
     assert summary.finished == 10
-    early = [c[("t", 0)] for c in source.commits if ("t", 0) in c]
-    assert early and early[0] == 0  # the first commits hold at the slow record
-    assert source.committed() == {("t", 0): 10}
+    assert source.seen_at_ack == [True] * 10
+    assert source.acks[-1][0].offset == 0  # type: ignore[attr-defined]  # the slow one, last
 
 
 def test_backpressure_pauses_the_source() -> None:
@@ -76,52 +133,54 @@ def test_backpressure_pauses_the_source() -> None:
     assert True in source.paused_calls and source.paused_calls[-1] is False
 
 
-def test_graceful_stop_finishes_in_flight_work() -> None:
-    source = FakeSource(records([{"sleep": 0.1}] * 5, keys=None), batch=5)
+def test_graceful_stop_finishes_in_flight_work_and_acknowledges_it() -> None:
+    source = MemorySource(records([{"sleep": 0.1}] * 5), batch=5, closed=False)
     f = flow([task("s", "engine_fakes:Sleep", s=0)])
 
     async def main() -> RunSummary:
-        service = FlowService(FlowRunner(f, environ={}), source, commit_interval=0.01)
+        service = FlowService(FlowRunner(f, environ={}), source)
         asyncio.get_running_loop().call_later(0.05, service.request_stop, "signal")
         return await service.run()
 
     summary = asyncio.run(main())
     assert summary.stopped_by == "signal"
     assert summary.finished == 5
-    assert source.committed() == {("t", 0): 5}
+    assert len(source.acks) == 5 and source.stopped
 
 
-class RevokingSource(FakeSource):
-    """Its partition is revoked after the first batch: later records are not current."""
-
-    def __init__(self, *args: object, **kw: object) -> None:
-        super().__init__(*args, **kw)  # type: ignore[arg-type]
-        self.revoked_at: dict[tuple[str, int], int] | None = None
-        self.served = 0
-
-    async def next_batch(self, timeout: float) -> list[TriggerRecord]:
-        batch = await super().next_batch(timeout)
-        self.served += len(batch)
-        if self.served > 5 and self.revoked_at is None and self.on_revoked is not None:
-            self.revoked_at = self.on_revoked([("t", 0)])
-        return batch
-
-    def is_current(self, record: TriggerRecord) -> bool:
-        return self.revoked_at is None
-
-
-def test_records_of_a_revoked_partition_never_start_and_the_revoke_gets_the_resume_point() -> None:
-    source = RevokingSource(records([{"sleep": 0}] * 20), batch=5)
+def test_a_kill_cancels_in_flight_work_and_acknowledges_none_of_it() -> None:
+    source = MemorySource(records([{"sleep": 5}] * 3), batch=3, closed=False)
     f = flow([task("s", "engine_fakes:Sleep", s=0)])
 
     async def main() -> RunSummary:
-        service = FlowService(FlowRunner(f, environ={}), source, commit_interval=0.01)
-        return await service.run(timeout=0.5)
+        service = FlowService(FlowRunner(f, environ={}), source)
+        asyncio.get_running_loop().call_later(0.05, service.kill)
+        return await service.run()
 
-    CALLS.clear()
     summary = asyncio.run(main())
-    # the first batch ran; the one served with the revoke, and every later one, did not
+    assert summary.stopped_by == "killed"
+    assert source.acks == []
+
+
+class RefusingSource(MemorySource):
+    """Stops wanting its records after the first five (as a revoked Kafka partition)."""
+
+    def __init__(self, *args: object, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.admitted = 0
+
+    def admit(self, record: TriggerRecord) -> bool:
+        self.admitted += 1
+        return self.admitted <= 5
+
+
+def test_records_a_source_no_longer_admits_never_start_and_are_never_acknowledged() -> None:
+    summary, source = serve([], source=RefusingSource(records([{"sleep": 0}] * 20), batch=5))
     assert summary.started == 5
-    assert source.revoked_at is not None
-    assert source.revoked_at[("t", 0)] <= 5
-    assert source.final == {}
+    assert len(source.acks) == 5
+
+
+def test_an_event_source_with_one_record_runs_it_once_and_ends() -> None:
+    summary, source = serve([], source=MemorySource([TriggerRecord(value={"sleep": 0})]))
+    assert (summary.finished, summary.stopped_by) == (1, "end")
+    assert source.outcomes() == [Outcome.SUCCESS]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from kflow.engine.offsets import OffsetTracker
 from kflow.engine.ordering import KeyedQueue
 from kflow.engine.retry import next_delay
 from kflow.flow.model import RetryPolicy, RetryType
+from kflow.plugins.kafka_offsets import OffsetTracker
 
 TP = ("orders", 0)
 
