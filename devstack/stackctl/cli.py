@@ -1,4 +1,4 @@
-"""Command line of ``devstack/stack``: up, down, status, logs."""
+"""Command line of ``devstack/stack``: up, down, restart, status, logs, rabbitmqctl."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import procs
+from . import debian, procs
 from .builds import BuildError
 from .probes import ProbeError
-from .services import Service, ServiceError, all_services
+from .services import RabbitMQ, Service, ServiceError, all_services
 from .settings import Layout, Ports
 
 _print_lock = threading.Lock()
@@ -70,7 +70,7 @@ def _wait_ready(service: Service, proc: subprocess.Popen[bytes] | None, started:
 
 
 def _refuse_busy_ports(service: Service) -> None:
-    busy = [port for port in service.all_ports if not procs.port_is_free("127.0.0.1", port)]
+    busy = service.busy_ports()
     if busy:
         raise _Refused(
             f"port {', '.join(map(str, busy))} already in use by a process this stack did not "
@@ -100,8 +100,12 @@ def _bring_up(service: Service, layout: Layout) -> Outcome:
                 say(f"{service.name}: pid {pid} is running but not answering yet; waiting")
                 detail = _wait_ready(service, None, time.monotonic())
                 return Outcome(service, True, detail, time.monotonic() - started, log_hint)
+        left = procs.leftovers(service.pidfile, service.marker)
+        if left:
+            say(f"{service.name}: stopping pids {left} left by an earlier run, then starting")
+            service.stop()
         _refuse_busy_ports(service)
-        log_hint = layout.build_log(service.name)
+        log_hint = layout.build_log("packages" if service.packages else service.name)
         service.build(say)
         log_hint = service.log
         with procs.port_locks(service.all_ports):
@@ -131,7 +135,7 @@ def _selected(layout: Layout, names: Sequence[str]) -> list[Service]:
     unknown = [name for name in names if name not in known]
     if unknown:
         raise SystemExit(f"unknown service {', '.join(unknown)}; known: {', '.join(known)}")
-    return [known[name] for name in names]
+    return [known[name] for name in dict.fromkeys(names)]
 
 
 def _parallel(services: Sequence[Service], work: Callable[[Service], Outcome]) -> list[Outcome]:
@@ -151,6 +155,7 @@ def _parallel(services: Sequence[Service], work: Callable[[Service], Outcome]) -
 def cmd_up(layout: Layout, names: Sequence[str]) -> int:
     layout.make_dirs()
     services = _selected(layout, names)
+    debian.plan([package for service in services for package in service.packages])
     say(f"devstack: bringing up {', '.join(s.name for s in services)} (state in {layout.root})")
     outcomes = _parallel(services, lambda service: _bring_up(service, layout))
     failed = [outcome for outcome in outcomes if not outcome.ok]
@@ -179,9 +184,10 @@ def cmd_down(layout: Layout, names: Sequence[str], wipe: bool) -> int:
 
     def stop(service: Service) -> Outcome:
         started = time.monotonic()
-        pid = procs.stop(service.pidfile, service.marker, service.stop_timeout)
+        pid = service.stop()
         service.pidfile.with_suffix(".ports").unlink(missing_ok=True)
-        detail = f"stopped pid {pid}" if pid else "was not running"
+        took = time.monotonic() - started
+        detail = f"stopped pid {pid} ({took:.1f} s)" if pid else "was not running"
         return Outcome(service, True, detail, time.monotonic() - started)
 
     for outcome in _parallel(services, stop):
@@ -195,6 +201,23 @@ def cmd_down(layout: Layout, names: Sequence[str], wipe: bool) -> int:
     return 0
 
 
+def cmd_restart(layout: Layout, names: Sequence[str]) -> int:
+    """Stop the services (if running), then start them again on the same data."""
+    cmd_down(layout, names, wipe=False)
+    return cmd_up(layout, names)
+
+
+def cmd_rabbitmqctl(layout: Layout, args: Sequence[str]) -> int:
+    """``rabbitmqctl ARGS`` against the stack's node, with its cookie and epmd."""
+    service = next(s for s in _selected(layout, ["rabbitmq"]) if isinstance(s, RabbitMQ))
+    if procs.running_pid(service.pidfile, service.marker) is None:
+        # rabbitmqctl would start an epmd of its own on the stack's port and leave it behind.
+        say("rabbitmq is not running (devstack/stack up rabbitmq)")
+        return 1
+    command = service.ctl_command(list(args))
+    os.execve(command[0], command, service.environment())
+
+
 def cmd_status(layout: Layout, names: Sequence[str]) -> int:
     healthy = True
     for service in _selected(layout, names):
@@ -206,7 +229,10 @@ def cmd_status(layout: Layout, names: Sequence[str]) -> int:
             healthy = False
             state = "unhealthy" if pid else "stopped"
             detail = str(exc)
+        left = [] if pid else procs.leftovers(service.pidfile, service.marker)
         owner = f"pid {pid}" if pid else "not started by this stack"
+        if left:
+            owner = f"leftover pids {', '.join(map(str, left))}"
         say(f"{service.name:<10} {state:<9} {service.address:<16} {owner:<26} {detail}")
     return 0 if healthy else 1
 
@@ -230,14 +256,16 @@ def cmd_logs(layout: Layout, names: Sequence[str], follow: bool, lines: int) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="devstack/stack",
-        description="Run kflow's local Kafka, Cassandra and FerretDB (MongoDB wire protocol) "
-        "on 127.0.0.1. State lives in .devstack/ (or $KFLOW_DEVSTACK_DIR).",
+        description="Run kflow's local Kafka, Cassandra, FerretDB (MongoDB wire protocol), "
+        "RabbitMQ and Mosquitto on 127.0.0.1. State lives in .devstack/ (or "
+        "$KFLOW_DEVSTACK_DIR). Every command takes service names (default: all).",
     )
+    names = "kafka, cassandra, mongo, rabbitmq, mosquitto"
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="obtain, start and wait for the services")
-    up.add_argument("services", nargs="*", help="only these (kafka, cassandra, mongo)")
+    up.add_argument("services", nargs="*", help=f"only these ({names})")
     down = commands.add_parser("down", help="stop the services this stack started")
-    down.add_argument("services", nargs="*")
+    down.add_argument("services", nargs="*", help=f"only these ({names})")
     down.add_argument("--wipe", action="store_true", help="also delete their data")
     status = commands.add_parser("status", help="probe each service; exit 1 unless all healthy")
     status.add_argument("services", nargs="*")
@@ -245,6 +273,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.add_argument("services", nargs="*")
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("-n", "--lines", type=int, default=100)
+    restart = commands.add_parser("restart", help="stop, then start again (data kept)")
+    restart.add_argument("services", nargs="+", help=names)
+    ctl = commands.add_parser(
+        "rabbitmqctl", help="run rabbitmqctl against the stack's RabbitMQ node", add_help=False
+    )
+    ctl.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
 
     layout = Layout.from_env()
@@ -253,6 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_up(layout, args.services)
         if args.command == "down":
             return cmd_down(layout, args.services, args.wipe)
+        if args.command == "restart":
+            return cmd_restart(layout, args.services)
+        if args.command == "rabbitmqctl":
+            return cmd_rabbitmqctl(layout, args.args)
         if args.command == "status":
             return cmd_status(layout, args.services)
         return cmd_logs(layout, args.services, args.follow, args.lines)

@@ -6,9 +6,10 @@ correctly; an open port alone is not enough. Standard library only.
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 
 class ProbeError(Exception):
@@ -256,3 +257,192 @@ def mongo(host: str, port: int, timeout: float = 5.0) -> str:
         return "ping ok"
 
     return _guard(probe, host, port, timeout)
+
+
+# --- AMQP 0-9-1 (RabbitMQ) -----------------------------------------------------------------
+
+_AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
+_FRAME_METHOD, _FRAME_END = 1, 0xCE
+_CONNECTION = 10
+_START, _START_OK, _TUNE, _TUNE_OK = 10, 11, 30, 31
+_OPEN, _OPEN_OK, _CLOSE, _CLOSE_OK = 40, 41, 50, 51
+
+
+def _shortstr(text: str) -> bytes:
+    raw = text.encode()
+    return struct.pack(">B", len(raw)) + raw
+
+
+def _longstr(raw: bytes) -> bytes:
+    return struct.pack(">I", len(raw)) + raw
+
+
+def _amqp_table(fields: Mapping[str, object]) -> bytes:
+    """A field table of strings (S), booleans (t) and nested tables (F)."""
+    body = b""
+    for key, value in fields.items():
+        body += _shortstr(key)
+        if isinstance(value, bool):
+            body += b"t" + struct.pack(">B", value)
+        elif isinstance(value, dict):
+            body += b"F" + _amqp_table(value)
+        else:
+            body += b"S" + _longstr(str(value).encode())
+    return _longstr(body)
+
+
+_AMQP_FIXED = {
+    "t": 1, "b": 1, "B": 1, "s": 2, "u": 2, "I": 4, "i": 4, "f": 4,
+    "l": 8, "L": 8, "d": 8, "T": 8, "D": 5, "V": 0,
+}  # fmt: skip
+
+
+def _amqp_strings(data: bytes) -> dict[str, str]:
+    """The top-level longstr fields of a field table body (product, version, ...)."""
+    found: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        size = data[pos]
+        key = data[pos + 1 : pos + 1 + size].decode(errors="replace")
+        pos += 1 + size
+        kind = chr(data[pos])
+        pos += 1
+        if kind in ("S", "x", "F", "A"):
+            (length,) = struct.unpack_from(">I", data, pos)
+            if kind == "S":
+                found[key] = data[pos + 4 : pos + 4 + length].decode(errors="replace")
+            pos += 4 + length
+        elif kind in _AMQP_FIXED:
+            pos += _AMQP_FIXED[kind]
+        else:  # a type this reader does not know: stop, keep what was read
+            break
+    return found
+
+
+def _amqp_send(sock: socket.socket, method: int, args: bytes) -> None:
+    payload = struct.pack(">HH", _CONNECTION, method) + args
+    frame = struct.pack(">BHI", _FRAME_METHOD, 0, len(payload)) + payload
+    sock.sendall(frame + bytes([_FRAME_END]))
+
+
+def _amqp_method(sock: socket.socket, expected: int) -> bytes:
+    """Read one Connection method frame; raise ProbeError on Connection.Close or surprises."""
+    head = _recv_exact(sock, 7)
+    if head[:4] == b"AMQP":  # the server refused our protocol version and sent its own
+        raise ProbeError(f"server speaks AMQP {'.'.join(map(str, head[5:8]))}, not 0-9-1")
+    kind, _channel, size = struct.unpack(">BHI", head)
+    payload = _recv_exact(sock, size)
+    if _recv_exact(sock, 1)[0] != _FRAME_END:
+        raise ProbeError("malformed AMQP frame (no frame-end octet)")
+    if kind != _FRAME_METHOD:
+        raise ProbeError(f"expected a method frame, got frame type {kind}")
+    class_id, method_id = struct.unpack_from(">HH", payload)
+    args = payload[4:]
+    if (class_id, method_id) == (_CONNECTION, _CLOSE):
+        (code,) = struct.unpack_from(">H", args)
+        text = args[3 : 3 + args[2]].decode(errors="replace")
+        raise ProbeError(f"server closed the connection: {code} {text}")
+    if (class_id, method_id) != (_CONNECTION, expected):
+        raise ProbeError(f"expected connection method {expected}, got {class_id}.{method_id}")
+    return args
+
+
+def amqp(
+    host: str,
+    port: int,
+    timeout: float = 5.0,
+    user: str = "guest",
+    password: str = "guest",
+    vhost: str = "/",
+) -> str:
+    """The AMQP 0-9-1 handshake and a PLAIN login: protocol header, Connection.Start/Start-Ok,
+    Tune/Tune-Ok, Open/Open-Ok on ``vhost``, then a clean Connection.Close."""
+
+    def probe(sock: socket.socket) -> str:
+        sock.sendall(_AMQP_HEADER)
+        start = _amqp_method(sock, _START)
+        major, minor = start[0], start[1]
+        (table_size,) = struct.unpack_from(">I", start, 2)
+        server = _amqp_strings(start[6 : 6 + table_size])
+        pos = 6 + table_size
+        (mech_size,) = struct.unpack_from(">I", start, pos)
+        mechanisms = start[pos + 4 : pos + 4 + mech_size].decode().split()
+        if (major, minor) != (0, 9):
+            raise ProbeError(f"Connection.Start offers AMQP {major}-{minor}, not 0-9")
+        if "PLAIN" not in mechanisms:
+            raise ProbeError(f"server offers {mechanisms}, not PLAIN")
+        client = {
+            "product": "kflow-devstack probe",
+            "capabilities": {"authentication_failure_close": True},
+        }
+        response = b"\x00" + user.encode() + b"\x00" + password.encode()
+        _amqp_send(
+            sock,
+            _START_OK,
+            _amqp_table(client) + _shortstr("PLAIN") + _longstr(response) + _shortstr("en_US"),
+        )
+        tune = _amqp_method(sock, _TUNE)
+        channel_max, frame_max, _heartbeat = struct.unpack_from(">HIH", tune)
+        _amqp_send(sock, _TUNE_OK, struct.pack(">HIH", channel_max, frame_max, 0))
+        _amqp_send(sock, _OPEN, _shortstr(vhost) + _shortstr("") + b"\x00")
+        _amqp_method(sock, _OPEN_OK)
+        _amqp_send(sock, _CLOSE, struct.pack(">H", 200) + _shortstr("probe done") + b"\0" * 4)
+        _amqp_method(sock, _CLOSE_OK)
+        product = f"{server.get('product', 'AMQP server')} {server.get('version', '')}".strip()
+        return f"{product}, {user} logged in to vhost {vhost}"
+
+    return _guard(probe, host, port, timeout)
+
+
+# --- MQTT 3.1.1 (Mosquitto) ----------------------------------------------------------------
+
+_CONNACK_CODES = {
+    1: "unacceptable protocol version",
+    2: "client identifier rejected",
+    3: "server unavailable",
+    4: "bad user name or password",
+    5: "not authorised",
+}
+
+
+def mqtt(host: str, port: int, timeout: float = 5.0) -> str:
+    """CONNECT (MQTT 3.1.1, clean session, anonymous); CONNACK must accept it (code 0)."""
+
+    def probe(sock: socket.socket) -> str:
+        client_id = f"kflow-devstack-probe-{os.getpid()}".encode()
+        variable = _mqtt_utf8(b"MQTT") + struct.pack(">BBH", 4, 0x02, 10)  # clean, keepalive
+        body = variable + _mqtt_utf8(client_id)
+        sock.sendall(bytes([0x10, len(body)]) + body)
+        kind, size = _recv_exact(sock, 2)
+        if kind != 0x20 or size != 2:
+            raise ProbeError(f"expected CONNACK, got packet 0x{kind:02x} of {size} bytes")
+        _flags, code = _recv_exact(sock, 2)
+        if code != 0:
+            reason = _CONNACK_CODES.get(code, "unknown code")
+            raise ProbeError(f"CONNACK refused the connection: {code} ({reason})")
+        sock.sendall(b"\xe0\x00")  # DISCONNECT
+        return "MQTT 3.1.1 CONNACK accepted"
+
+    return _guard(probe, host, port, timeout)
+
+
+def _mqtt_utf8(raw: bytes) -> bytes:
+    return struct.pack(">H", len(raw)) + raw
+
+
+# --- epmd (Erlang port mapper) -------------------------------------------------------------
+
+
+def epmd_names(host: str, port: int, timeout: float = 2.0) -> list[str]:
+    """NAMES_REQ: the node names registered with the epmd on ``host:port``."""
+
+    def probe(sock: socket.socket) -> str:
+        sock.sendall(struct.pack(">HB", 1, 110))
+        _recv_exact(sock, 4)  # epmd's own port
+        chunks = bytearray()
+        while chunk := sock.recv(4096):
+            chunks += chunk
+        return chunks.decode(errors="replace")
+
+    text = _guard(probe, host, port, timeout)
+    return [line.split()[1] for line in text.splitlines() if line.startswith("name ")]

@@ -101,26 +101,79 @@ def start(
     return proc
 
 
+def _group_members(pgid: int, marker: str) -> list[int]:
+    """Live processes of process group ``pgid`` whose command line names ``marker``.
+
+    Each service is started as the leader of its own session and process group, so this
+    finds what a wrapper script started (RabbitMQ's ``rabbitmq-server`` shell runs
+    ``beam.smp`` as a child) even once the leader has gone.
+    """
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if fields[0] in ("Z", "X") or int(fields[2]) != pgid:
+            continue
+        if marker in _cmdline(int(entry.name)):
+            members.append(int(entry.name))
+    return members
+
+
+def _recorded_pid(pidfile: Path) -> int | None:
+    try:
+        return int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def leftovers(pidfile: Path, marker: str) -> list[int]:
+    """Processes a service left behind when the process ``up`` recorded has gone (say a
+    wrapper shell killed with -9 whose broker runs on): members of its process group that
+    are still ours. Empty while the recorded process runs."""
+    recorded = _recorded_pid(pidfile)
+    if recorded is None or running_pid(pidfile, marker) is not None:
+        return []
+    return _group_members(recorded, marker)
+
+
 def stop(pidfile: Path, marker: str, timeout: float) -> int | None:
-    """Stop the process of ``pidfile``: SIGTERM, then SIGKILL after ``timeout`` seconds.
+    """Stop the process of ``pidfile`` and what it started: SIGTERM to the recorded process
+    (or, if it has gone, to the members of its process group that are still ours), then
+    SIGKILL to all of them after ``timeout`` seconds.
 
     Returns the pid that was stopped, or None if nothing of ours was running. Returns only
-    once the process has exited. The pid file is removed either way.
+    once every one of them has exited. The pid file is removed either way.
     """
-    pid = running_pid(pidfile, marker)
-    if pid is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while running_pid(pidfile, marker) is not None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if running_pid(pidfile, marker) is not None:
+    recorded = _recorded_pid(pidfile)
+    if recorded is None:
+        pidfile.unlink(missing_ok=True)
+        return None
+
+    def alive() -> list[int]:
+        leader = [recorded] if running_pid(pidfile, marker) is not None else []
+        return sorted(set(leader + _group_members(recorded, marker)))
+
+    targets = alive()
+    if targets:
+        first = [recorded] if recorded in targets else targets
+        for pid in first:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            while running_pid(pidfile, marker) is not None:
-                time.sleep(0.1)
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        while left := alive():
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.1)
     pidfile.unlink(missing_ok=True)
-    return pid
+    return recorded if targets else None
 
 
 def tail(path: Path, lines: int) -> list[str]:

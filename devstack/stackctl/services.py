@@ -1,4 +1,4 @@
-"""The three services of the stack: how each is obtained, configured, started and probed.
+"""The services of the stack: how each is obtained, configured, started and probed.
 
 To add a service, subclass ``Service`` and list it in ``all_services``.
 """
@@ -6,15 +6,19 @@ To add a service, subclass ``Service`` and list it in ``all_services``.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
+import pwd
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from string import Template
 
-from . import builds, probes
+from . import builds, debian, probes, procs
 from .builds import Say
+from .probes import ProbeError
 from .settings import HOST, SOURCE_DIR, Layout, Ports
 
 JAVA_RELEASE = "17"
@@ -65,6 +69,8 @@ class Service:
     name = ""
     start_timeout = 120.0
     stop_timeout = 30.0
+    packages: tuple[debian.Package, ...] = ()
+    """Debian packages providing the server's programs; ``build`` installs the missing ones."""
 
     def __init__(self, layout: Layout, ports: Ports) -> None:
         self.layout = layout
@@ -98,6 +104,16 @@ class Service:
 
     def build(self, say: Say) -> None:
         """Obtain the service's code (idempotent and quick once done)."""
+        if self.packages:
+            debian.ensure(self.packages, self.layout.build_log("packages"), say)
+
+    def busy_ports(self) -> list[int]:
+        """The ports the server needs that some process not run by this service holds."""
+        return [port for port in self.all_ports if not procs.port_is_free(HOST, port)]
+
+    def stop(self) -> int | None:
+        """Stop what ``up`` started for this service; the pid stopped, or None."""
+        return procs.stop(self.pidfile, self.marker, self.stop_timeout)
 
     def command(self, say: Say) -> list[str]:
         """Write configuration, prepare data, and return the command that runs the server."""
@@ -336,5 +352,202 @@ class Mongo(Service):
         return probes.mongo(HOST, self.port, timeout)
 
 
+class RabbitMQ(Service):
+    """RabbitMQ (Debian's ``rabbitmq-server``), one node, AMQP 0-9-1 for guest/guest.
+
+    Run from the package's programs as a process of the stack's own: not the Debian
+    ``/usr/sbin`` wrapper (it switches to the ``rabbitmq`` user and its system state), but
+    ``/usr/lib/rabbitmq/bin/rabbitmq-server``, a shell that runs ``beam.smp`` as its child and
+    turns SIGTERM into a clean broker shutdown. Everything that would be system-wide is the
+    stack's: node name (from the state directory's path), Erlang cookie (``HOME`` is the
+    data dir), mnesia base, configuration, and an epmd of its own on a port of its own
+    (started before the broker, stopped after it).
+    """
+
+    name = "rabbitmq"
+    start_timeout = 90.0
+    stop_timeout = 30.0
+    packages = (debian.RABBITMQ,)
+
+    @property
+    def port(self) -> int:
+        return self.ports.amqp
+
+    @property
+    def all_ports(self) -> list[int]:
+        return [self.ports.amqp, self.ports.rabbitmq_dist, self.ports.rabbitmq_epmd]
+
+    @property
+    def config(self) -> Path:
+        return self.layout.conf / "rabbitmq.conf"
+
+    @property
+    def marker(self) -> str:
+        # Passed to the broker as an (ignored) Erlang flag, so it is in the command line of
+        # both the wrapper shell and beam.smp.
+        return str(self.config)
+
+    @property
+    def node(self) -> str:
+        """``kflow-<hash of the state dir>@localhost``: one node name per stack directory."""
+        digest = hashlib.sha256(str(self.layout.root).encode()).hexdigest()[:10]
+        return f"kflow-{digest}@localhost"
+
+    @property
+    def home(self) -> Path:
+        """HOME of the broker and of rabbitmqctl: the Erlang cookie lives here."""
+        return self.layout.data_dir(self.name)
+
+    @property
+    def epmd_link(self) -> Path:
+        """epmd is run through this link, so its command line names the state directory."""
+        return self.layout.bin / "epmd"
+
+    @property
+    def epmd_pidfile(self) -> Path:
+        return self.layout.pidfile("rabbitmq-epmd")
+
+    @property
+    def epmd_log(self) -> Path:
+        return self.layout.log("rabbitmq-epmd")
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("RABBITMQ_", "ERL_EPMD_"))
+        }
+        conf = self.layout.conf
+        data = self.layout.data_dir(self.name)
+        use_loopback = "-kernel inet_dist_use_interface {127,0,0,1}"
+        env.update(
+            HOME=str(self.home),
+            LANG=env.get("LANG") or "C.UTF-8",
+            ERL_EPMD_PORT=str(self.ports.rabbitmq_epmd),
+            ERL_EPMD_ADDRESS=HOST,
+            RABBITMQ_NODENAME=self.node,
+            RABBITMQ_DIST_PORT=str(self.ports.rabbitmq_dist),
+            RABBITMQ_CONFIG_FILE=str(self.config),
+            RABBITMQ_ADVANCED_CONFIG_FILE=str(conf / "rabbitmq-advanced.config"),
+            RABBITMQ_CONF_ENV_FILE=str(conf / "rabbitmq-env.conf"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(conf / "rabbitmq-enabled_plugins"),
+            RABBITMQ_MNESIA_BASE=str(data / "mnesia"),
+            RABBITMQ_LOG_BASE=str(data / "log"),
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=use_loopback,
+            RABBITMQ_CTL_ERL_ARGS=use_loopback,
+            ERL_CRASH_DUMP=str(self.layout.logs / "rabbitmq-erl_crash.dump"),
+        )
+        return env
+
+    def _epmd_program(self) -> Path:
+        for raw in (shutil.which("epmd"), "/usr/lib/erlang/bin/epmd", "/usr/bin/epmd"):
+            if raw and Path(raw).exists():
+                return Path(raw).resolve()
+        raise ServiceError("epmd not found (erlang-base, a dependency of rabbitmq-server)")
+
+    def _ensure_epmd(self, say: Say) -> None:
+        pid = procs.running_pid(self.epmd_pidfile, str(self.epmd_link))
+        want = f"-port {self.ports.rabbitmq_epmd} "
+        if pid is not None:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if want in cmdline:
+                return
+            procs.stop(self.epmd_pidfile, str(self.epmd_link), 5)
+        program = self._epmd_program()
+        self.epmd_link.unlink(missing_ok=True)
+        self.epmd_link.symlink_to(program)
+        command = [str(self.epmd_link), *want.split(), "-address", HOST]
+        proc = procs.start(
+            command, self.epmd_log, self.epmd_pidfile, dict(os.environ), self.layout.root
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                probes.epmd_names(HOST, self.ports.rabbitmq_epmd)
+                break
+            except ProbeError as exc:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = " | ".join(procs.tail(self.epmd_log, 5))
+                    raise ServiceError(f"epmd did not start ({exc}): {tail}") from exc
+                time.sleep(0.1)
+        say(f"rabbitmq: epmd pid {proc.pid} on {HOST}:{self.ports.rabbitmq_epmd}")
+
+    def busy_ports(self) -> list[int]:
+        ours = procs.running_pid(self.epmd_pidfile, str(self.epmd_link)) is not None
+        busy = super().busy_ports()
+        return [p for p in busy if not (ours and p == self.ports.rabbitmq_epmd)]
+
+    def command(self, say: Say) -> list[str]:
+        for path in (self.home, self.layout.data_dir(self.name) / "mnesia"):
+            path.mkdir(parents=True, exist_ok=True)
+        _render("rabbitmq.conf", self.config, amqp_port=self.ports.amqp)
+        conf = self.layout.conf
+        (conf / "rabbitmq-enabled_plugins").write_text("[].\n")
+        (conf / "rabbitmq-env.conf").write_text(
+            "# Empty on purpose: devstack/stack sets the environment; the system's\n"
+            "# /etc/rabbitmq/rabbitmq-env.conf is not read.\n"
+        )
+        self._ensure_epmd(say)
+        return [debian.RABBITMQ.program, "-kflow_devstack", self.marker]
+
+    def stop(self) -> int | None:
+        pid = procs.stop(self.pidfile, self.marker, self.stop_timeout)
+        procs.stop(self.epmd_pidfile, str(self.epmd_link), 5)
+        return pid
+
+    def ctl_command(self, args: list[str]) -> list[str]:
+        """``rabbitmqctl`` aimed at this node, with its cookie (run with ``environment()``)."""
+        ctl = Path(debian.RABBITMQ.program).with_name("rabbitmqctl")
+        return [str(ctl), "-n", self.node, *args]
+
+    def probe(self, timeout: float = 5.0) -> str:
+        return probes.amqp(HOST, self.port, timeout)
+
+
+class Mosquitto(Service):
+    """Eclipse Mosquitto (Debian's ``mosquitto``): MQTT 3.1.1/5, anonymous, persistent."""
+
+    name = "mosquitto"
+    start_timeout = 30.0
+    stop_timeout = 15.0
+    packages = (debian.MOSQUITTO,)
+    autosave_seconds = 5
+
+    @property
+    def port(self) -> int:
+        return self.ports.mqtt
+
+    @property
+    def config(self) -> Path:
+        return self.layout.conf / "mosquitto.conf"
+
+    @property
+    def marker(self) -> str:
+        return str(self.config)
+
+    def command(self, say: Say) -> list[str]:
+        data = self.layout.data_dir(self.name)
+        data.mkdir(parents=True, exist_ok=True)
+        _render(
+            "mosquitto.conf",
+            self.config,
+            mqtt_port=self.ports.mqtt,
+            data_dir=data,
+            autosave=self.autosave_seconds,
+            user=pwd.getpwuid(os.geteuid()).pw_name,
+            log_file=self.log,
+        )
+        return [debian.MOSQUITTO.program, "-c", str(self.config)]
+
+    def probe(self, timeout: float = 5.0) -> str:
+        return probes.mqtt(HOST, self.port, timeout)
+
+
 def all_services(layout: Layout, ports: Ports) -> list[Service]:
-    return [Kafka(layout, ports), Cassandra(layout, ports), Mongo(layout, ports)]
+    return [
+        Kafka(layout, ports),
+        Cassandra(layout, ports),
+        Mongo(layout, ports),
+        RabbitMQ(layout, ports),
+        Mosquitto(layout, ports),
+    ]

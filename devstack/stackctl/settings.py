@@ -41,6 +41,10 @@ class Ports:
     cassandra: int  # KFLOW_CASSANDRA_PORT
     cassandra_storage: int  # KFLOW_CASSANDRA_STORAGE_PORT
     mongo: int  # KFLOW_MONGO_PORT
+    amqp: int  # KFLOW_AMQP_PORT
+    rabbitmq_dist: int  # KFLOW_RABBITMQ_DIST_PORT
+    rabbitmq_epmd: int  # KFLOW_RABBITMQ_EPMD_PORT
+    mqtt: int  # KFLOW_MQTT_PORT
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -50,6 +54,12 @@ class Ports:
             cassandra=_port("KFLOW_CASSANDRA_PORT", 9042),
             cassandra_storage=_port("KFLOW_CASSANDRA_STORAGE_PORT", 7000),
             mongo=_port("KFLOW_MONGO_PORT", 27017),
+            amqp=_port("KFLOW_AMQP_PORT", 5672),
+            rabbitmq_dist=_port("KFLOW_RABBITMQ_DIST_PORT", 25672),
+            # Not epmd's usual 4369: the stack's own epmd, never shared with a system-wide
+            # Erlang/RabbitMQ (Debian's erlang-base enables an epmd.socket on 4369).
+            rabbitmq_epmd=_port("KFLOW_RABBITMQ_EPMD_PORT", 14369),
+            mqtt=_port("KFLOW_MQTT_PORT", 1883),
         )
 
 
