@@ -12,6 +12,8 @@ Fixtures for reuse:
 - ``cassandra_hosts``: ``["127.0.0.1"]``, with ``cassandra_port`` (int) and
   ``cassandra_datacenter`` (``"datacenter1"``)
 - ``mongo_uri``: ``"mongodb://127.0.0.1:27017/"``
+- ``amqp_url``: ``"amqp://guest:guest@127.0.0.1:5672/"`` (RabbitMQ, ``KFLOW_AMQP_PORT``)
+- ``mqtt_server``: ``"tcp://127.0.0.1:1883"`` (Mosquitto, ``KFLOW_MQTT_PORT``)
 - ``unique_name``: ``unique_name("orders")`` gives a fresh name safe as a Kafka topic, a
   Cassandra keyspace or table, or a MongoDB database or collection
 - ``topic_name``, ``keyspace_name``, ``collection_name``: one fresh name per test
@@ -93,6 +95,20 @@ def mongo_uri() -> str:
     port = _port("KFLOW_MONGO_PORT", 27017)
     _require("MongoDB (FerretDB)", port)
     return f"mongodb://{HOST}:{port}/"
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    port = _port("KFLOW_AMQP_PORT", 5672)
+    _require("RabbitMQ", port)
+    return f"amqp://guest:guest@{HOST}:{port}/"
+
+
+@pytest.fixture(scope="session")
+def mqtt_server() -> str:
+    port = _port("KFLOW_MQTT_PORT", 1883)
+    _require("Mosquitto", port)
+    return f"tcp://{HOST}:{port}"
 
 
 @pytest.fixture
