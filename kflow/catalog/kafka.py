@@ -211,8 +211,8 @@ TRIGGER = TypeSpec(
 CONSUME = TypeSpec(
     name=f"{KAFKA}.Consume",
     kind="task",
-    runner=None,
-    description="Consume records into a file.",
+    runner="kflow.plugins.kafka_consume:Consume",
+    description="Consume records into an ION file (outputs messagesCount, uri).",
     properties={**_CONSUMER, **_POLLING},
     check=check_consumer,
 )

@@ -1,4 +1,8 @@
-"""MongoDB: InsertOne, Find, Update, Delete (runnable); Aggregate, Bulk, Load (declared)."""
+"""MongoDB: InsertOne, Find, Update, Delete, Aggregate, Bulk, Load.
+
+Aggregate, Bulk, Load and Find's ``store`` read or write the internal storage
+(``kflow.storage``); their runtimes are in ``kflow.plugins.mongodb_files``.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +56,7 @@ FIND = TypeSpec(
     name=f"{MONGO}.Find",
     kind="task",
     runner="kflow.plugins.mongodb:Find",
-    description="Find documents (outputs rows, size).",
+    description="Find documents (outputs rows, size; with store: uri, size).",
     properties={
         **_BASE,
         "filter": _document(description="The query filter."),
@@ -60,7 +64,9 @@ FIND = TypeSpec(
         "sort": _document(),
         "limit": integer(minimum=0, templated=True),
         "skip": integer(minimum=0, templated=True),
-        "store": boolean(default=False, description="Store the rows in a file instead."),
+        "store": boolean(
+            default=False, description="Write the rows to an ION file of the internal storage."
+        ),
     },
 )
 
@@ -93,28 +99,35 @@ DELETE = TypeSpec(
 AGGREGATE = TypeSpec(
     name=f"{MONGO}.Aggregate",
     kind="task",
-    runner=None,
-    description="Run an aggregation pipeline.",
+    runner="kflow.plugins.mongodb_files:Aggregate",
+    description="Run an aggregation pipeline (outputs rows, size; with store: uri, size).",
     properties={
         **_BASE,
         "pipeline": one_of(
-            list_of(any_value(templated=True)),
-            string(templated=True),
+            list_of(_document()),
+            string(templated=True, template="document"),
             required=True,
-            description="The pipeline stages.",
+            description="The pipeline stages: a list of documents, or a JSON array.",
         ),
         "allowDiskUse": boolean(default=True),
         "maxTimeMs": integer(minimum=0, default=60000),
-        "batchSize": integer(minimum=1),
-        "store": boolean(default=False),
+        "batchSize": integer(minimum=1, default=1000),
+        # Older Kestra: a boolean; newer: FETCH (rows) or STORE (a file); FETCH_ONE and NONE
+        # fetch the rows, as in Kestra.
+        "store": one_of(
+            boolean(),
+            enum("FETCH", "STORE", "FETCH_ONE", "NONE"),
+            default=False,
+            description="true or STORE: write the rows to an ION file of the internal storage.",
+        ),
     },
 )
 
 BULK = TypeSpec(
     name=f"{MONGO}.Bulk",
     kind="task",
-    runner=None,
-    description="Run bulk write actions from an NDJSON file.",
+    runner="kflow.plugins.mongodb_files:Bulk",
+    description="Run the bulk operations of an ION/JSON-lines file (insertOne, updateOne...).",
     properties={
         **_BASE,
         "from": string(required=True, templated=True, description="The file URI."),
@@ -125,8 +138,8 @@ BULK = TypeSpec(
 LOAD = TypeSpec(
     name=f"{MONGO}.Load",
     kind="task",
-    runner=None,
-    description="Load documents from a file.",
+    runner="kflow.plugins.mongodb_files:Load",
+    description="Insert the documents of an ION/JSON-lines file.",
     properties={
         **_BASE,
         "from": string(required=True, templated=True, description="The file URI."),

@@ -16,7 +16,7 @@ def load_or_exit(path: Path) -> Flow:
     from kflow.flow import load_flow
 
     try:
-        result = load_flow(path)
+        result = load_flow(path, for_run=True)
     except FlowError as exc:
         print(f"kflow: {exc}", file=sys.stderr)
         raise typer.Exit(2) from exc

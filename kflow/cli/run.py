@@ -36,7 +36,10 @@ def command(
     ),
     key: str | None = typer.Option(None, "--key", help="The trigger key that goes with --event."),
     concurrency: int = typer.Option(
-        64, "--concurrency", min=1, help="Executions that may run at once."
+        64,
+        "--concurrency",
+        min=1,
+        help="Executions that may run at once (a flow's concurrency.limit may lower it).",
     ),
     from_beginning: bool = typer.Option(
         False,

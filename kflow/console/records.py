@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,8 +19,10 @@ def _iso(value: datetime | None) -> str | None:
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return _iso(value)
-    if isinstance(value, date):
+    if isinstance(value, date | time):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, bytes):
@@ -31,7 +33,8 @@ def _default(value: Any) -> Any:
 
 
 def execution_record(execution: Execution) -> dict[str, Any]:
-    """The fields scripts read: id, state, trigger coordinates, timings, task runs, error."""
+    """The fields scripts read: id, state, trigger coordinates, timings, task runs, task
+    outputs (``outputs``, by task id), the flow's ``outputs`` (``flowOutputs``), labels, error."""
     return {
         "id": execution.id,
         "namespace": execution.namespace,
@@ -57,6 +60,8 @@ def execution_record(execution: Execution) -> dict[str, Any]:
             for run in execution.task_runs
         ],
         "outputs": execution.outputs,
+        "flowOutputs": execution.flow_outputs,
+        "labels": execution.labels,
         "error": mask(execution.error) if execution.error else None,
     }
 

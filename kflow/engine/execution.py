@@ -117,6 +117,10 @@ class Execution:
     end: float = 0.0
     error: str | None = None
     failed_task: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # the flow's labels (``labels.*``)
+    # The flow's ``outputs``, rendered and typed after its tasks (Kestra's ``Execution.outputs``;
+    # ``outputs`` above holds the task outputs). None: the flow declares none, or they failed.
+    flow_outputs: dict[str, Any] | None = None
 
     @property
     def duration_ms(self) -> float:

@@ -1,9 +1,11 @@
 """Runs executions of one flow: task order, retries, timeouts, errors and finally.
 
 A :class:`FlowRunner` is built once per flow. Building it imports each task
-type's runtime and compiles every template (fails fast, before anything
-connects); :meth:`FlowRunner.execute` then runs one execution per trigger
-record and records everything on the :class:`Execution` value.
+type's runtime and compiles every template; :meth:`FlowRunner.execute` then
+runs one execution per trigger record and records everything on the
+:class:`Execution` value. A task whose template does not compile is kept, as
+Kestra keeps it: it fails each time it runs, with the compile error (its
+``runIf`` is evaluated first, so a skipped task does not fail).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from kflow.engine.events import (
     EventBus,
@@ -24,12 +26,16 @@ from kflow.engine.events import (
     TaskRunFinished,
 )
 from kflow.engine.execution import Execution, LogEntry, TaskRun, TriggerRecord, utc_now
+from kflow.engine.flow_outputs import FlowOutputs
 from kflow.engine.ids import new_id
 from kflow.engine.retry import next_delay
 from kflow.engine.states import State, worst
 from kflow.engine.task import TaskContext, TaskRunner, gather_limited
-from kflow.errors import KflowError, NotSupportedError, TaskTimeout
+from kflow.errors import ExpressionError, KflowError, NotSupportedError, TaskTimeout
 from kflow.flow.model import Flow, RetryPolicy, TaskDef
+
+if TYPE_CHECKING:
+    from kflow.expr.templates import BrokenTemplate, Template
 
 R = TypeVar("R")
 
@@ -46,6 +52,57 @@ def load_runner_class(task: TaskDef) -> type[TaskRunner]:
     if not (isinstance(cls, type) and issubclass(cls, TaskRunner)):
         raise TypeError(f"{target} is not a TaskRunner")
     return cls
+
+
+class UncompiledTask(TaskRunner):
+    """Stands in for a task runner whose templates did not compile: each run fails with
+    the compile error (Kestra renders a task's properties when it runs, so the flow is
+    saved and that task fails then). It keeps the runner class's engine flags."""
+
+    def __init__(self, task: TaskDef, engine: Any, cls: type[TaskRunner], message: str) -> None:
+        super().__init__(task, engine)
+        self.flowable = cls.flowable
+        self.own_timeout = cls.own_timeout
+        self.absorbs_failure = cls.absorbs_failure
+        self.message = message
+
+    async def run(self, ctx: TaskContext) -> None:
+        raise ExpressionError(self.message)
+
+
+def build_runner(task: TaskDef, engine: Any) -> TaskRunner:
+    """The task's runner; an :class:`UncompiledTask` when one of its templates does not compile."""
+    cls = load_runner_class(task)
+    try:
+        return cls(task, engine)
+    except ExpressionError as exc:
+        if getattr(exc, "kflow_named", False):
+            raise  # a run-wide value that did not render: the run stops before it starts
+        message = str(exc)
+        prop = _failing_property(task.props, message)
+        return UncompiledTask(task, engine, cls, f"{prop}: {message}" if prop else message)
+
+
+def _failing_property(value: Any, message: str, path: str = "") -> str | None:
+    """The key path of the templated string of ``value`` whose compile error is ``message``."""
+    from kflow.expr.templates import BrokenTemplate, compile_or_broken, is_templated
+
+    if isinstance(value, str):
+        if not is_templated(value):
+            return None
+        compiled = compile_or_broken(value)
+        broken = isinstance(compiled, BrokenTemplate) and compiled.message == message
+        return path if broken else None
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, Mapping):
+        items = [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    for where, item in items:
+        found = _failing_property(item, message, where)
+        if found is not None:
+            return found
+    return None
 
 
 def error_message(exc: BaseException) -> str:
@@ -69,13 +126,14 @@ class FlowRunner:
         threads: int = 16,
         inputs: Mapping[str, Any] | None = None,
     ) -> None:
-        from kflow.expr import compile_template, envs_from_environ
+        from kflow.expr import envs_from_environ
+        from kflow.expr.templates import compile_or_broken
 
         self.flow = flow
         self.bus = bus or EventBus()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kflow-task")
         self._runners: dict[int, TaskRunner] = {}
-        self._run_if = {}
+        self._run_if: dict[int, Template | BrokenTemplate] = {}
         # The retry of the nearest enclosing task that has one, by task (see _attempts).
         self._inherited_retry: dict[int, RetryPolicy | None] = {}
         self._environ = environ
@@ -88,10 +146,11 @@ class FlowRunner:
             "envs": envs,
             "labels": flow.labels,
         }
+        self._flow_outputs = FlowOutputs(flow.output_definitions)  # rendered in execute()
         for task in self._all_tasks():
-            self._runners[id(task)] = load_runner_class(task)(task, self)
+            self._runners[id(task)] = build_runner(task, self)
             if task.run_if is not None:
-                self._run_if[id(task)] = compile_template(task.run_if)
+                self._run_if[id(task)] = compile_or_broken(task.run_if)
 
     def _all_tasks(self) -> list[TaskDef]:
         out: list[TaskDef] = []
@@ -141,7 +200,7 @@ class FlowRunner:
 
     async def execute(self, record: TriggerRecord) -> Execution:
         flow = self.flow
-        execution = Execution(new_id(), flow.namespace, flow.id, record)
+        execution = Execution(new_id(), flow.namespace, flow.id, record, labels=dict(flow.labels))
         execution.state = State.RUNNING
         self.bus.emit(ExecutionStarted(execution))
         variables: dict[str, Any] = dict(self._base)
@@ -169,6 +228,7 @@ class FlowRunner:
             final = await self._run_sequence(execution, flow.finally_, variables, None, None)
             if final is State.FAILED and state is not State.FAILED:
                 state = State.FAILED
+        state = self._flow_outputs.finish(execution, variables, state, self.log)  # flow outputs
         execution.state = state
         execution.end = time.monotonic()
         execution.end_date = utc_now()
@@ -249,15 +309,21 @@ class FlowRunner:
         }
         runner = self._runners[id(task)]
         ctx = TaskContext(self, execution, task, run, task_vars)
+        condition = self._run_if.get(id(task))
         try:
-            condition = self._run_if.get(id(task))
-            if condition is not None and not _truthy(condition.render(task_vars)):
-                run.state = State.SKIPPED
-            else:
-                await self._attempts(runner, ctx)
-        except Exception as exc:  # a runIf that cannot render fails the task
+            skip = condition is not None and not _truthy(condition.render(task_vars))
+        except Exception as exc:  # as Kestra's executor: a runIf that cannot render fails the task
             run.state = State.FAILED
-            run.error = error_message(exc)
+            run.error = f"runIf: {error_message(exc)}"
+        else:
+            try:
+                if skip:
+                    run.state = State.SKIPPED
+                else:
+                    await self._attempts(runner, ctx)
+            except Exception as exc:
+                run.state = State.FAILED
+                run.error = error_message(exc)
         run.end = time.monotonic()
         if run.outputs is not None:
             _store_outputs(execution.outputs, task.id, chain, run.outputs)

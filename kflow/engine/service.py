@@ -3,6 +3,12 @@
 Guarantees, whatever the source:
 - at most ``concurrency`` executions run at once; records wait (and the
   source is paused) when ``max_pending`` records are started but unfinished;
+- the flow's own ``concurrency`` (Kestra's ``limit`` and ``behavior``) is honoured:
+  ``QUEUE`` lowers the bound to ``limit`` (an execution waits for a running one to
+  end); ``CANCEL`` and ``FAIL`` end an execution that arrives while ``limit`` are
+  running CANCELLED or FAILED at once, without running a task. Such executions are
+  finished like any other: reported, counted and acknowledged. An execution arrives
+  when its record may start, that is after the earlier records of its key;
 - records with the same order key run one after another, in arrival order;
 - every admitted record is acknowledged exactly once, after its execution
   (and its dead-letter copy, if any) has finished; a killed or cancelled
@@ -18,11 +24,14 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
-from kflow.engine.events import TriggerStatus
-from kflow.engine.execution import Execution, TriggerRecord
+from kflow.engine.events import ExecutionFinished, ExecutionStarted, TriggerStatus
+from kflow.engine.execution import Execution, LogEntry, TriggerRecord, utc_now
+from kflow.engine.ids import new_id
 from kflow.engine.ordering import KeyedQueue
 from kflow.engine.runner import FlowRunner
 from kflow.engine.source import DeadLetter, Outcome, RecordSource, outcome_of
+from kflow.engine.states import State
+from kflow.flow.model import Concurrency, ConcurrencyBehavior
 
 
 @dataclass
@@ -36,7 +45,11 @@ class RunSummary:
 
 
 class FlowService:
-    """Feeds records from a source to a :class:`FlowRunner`."""
+    """Feeds records from a source to a :class:`FlowRunner`.
+
+    ``concurrency`` bounds the executions running at once; the flow's own
+    ``concurrency`` (read from the runner's flow) applies on top of it.
+    """
 
     def __init__(
         self,
@@ -50,6 +63,9 @@ class FlowService:
     ) -> None:
         self.runner = runner
         self.source = source
+        self.flow_limit: Concurrency | None = runner.flow.concurrency_limit
+        if self.flow_limit is not None and self.flow_limit.behavior is ConcurrencyBehavior.QUEUE:
+            concurrency = min(concurrency, self.flow_limit.limit)
         self.concurrency = concurrency
         self.max_pending = max_pending or concurrency * 4
         self.max_executions = max_executions
@@ -57,6 +73,7 @@ class FlowService:
         self.summary = RunSummary()
         self._keys: KeyedQueue[TriggerRecord] = KeyedQueue()
         self._slots = asyncio.Semaphore(concurrency)
+        self._admitted = 0  # executions let in under a CANCEL or FAIL limit, not yet ended
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending = 0
         self._paused = False
@@ -163,8 +180,7 @@ class FlowService:
         try:
             if not self.source.wanted(record):
                 return  # e.g. its partition was revoked while it waited: the new owner runs it
-            async with self._slots:
-                execution = await self.runner.execute(record)
+            execution = await self._run(record)
             outcome = outcome_of(execution)
             if self.dead_letter is not None and self.dead_letter.wants(execution):
                 await self.dead_letter.send(execution, self._stop)
@@ -182,6 +198,42 @@ class FlowService:
             if nxt is not None and not self._killed:
                 self._spawn(nxt)
             self._backpressure()
+
+    async def _run(self, record: TriggerRecord) -> Execution:
+        limit = self.flow_limit
+        if limit is None or limit.behavior is ConcurrencyBehavior.QUEUE:
+            async with self._slots:
+                return await self.runner.execute(record)
+        if self._admitted >= limit.limit:
+            return self._refuse(record, limit)
+        self._admitted += 1
+        try:
+            async with self._slots:
+                return await self.runner.execute(record)
+        finally:
+            self._admitted -= 1
+
+    def _refuse(self, record: TriggerRecord, limit: Concurrency) -> Execution:
+        """An execution over the flow's limit: CANCELLED or FAILED at once, no task run
+        (Kestra's ``ExecutorService`` concurrency check)."""
+        flow, bus = self.runner.flow, self.runner.bus
+        execution = Execution(new_id(), flow.namespace, flow.id, record, labels=dict(flow.labels))
+        execution.state = State.RUNNING
+        bus.emit(ExecutionStarted(execution))
+        reason = (
+            f"concurrency limit reached: {limit.limit} execution"
+            f"{'s' if limit.limit > 1 else ''} of flow {flow.ref} already running"
+        )
+        if limit.behavior is ConcurrencyBehavior.CANCEL:
+            execution.state = State.CANCELLED
+            self.runner.log(execution, LogEntry(utc_now(), "WARN", f"cancelled: {reason}", None))
+        else:
+            execution.state = State.FAILED
+            execution.error = reason
+        execution.end = time.monotonic()
+        execution.end_date = utc_now()
+        bus.emit(ExecutionFinished(execution))
+        return execution
 
     def _count(self, execution: Execution) -> None:
         s = self.summary

@@ -14,6 +14,8 @@ class State(StrEnum):
     FAILED = "FAILED"
     KILLED = "KILLED"
     SKIPPED = "SKIPPED"
+    # An execution refused by the flow's ``concurrency`` (behavior CANCEL): no task ran.
+    CANCELLED = "CANCELLED"
 
     @property
     def terminated(self) -> bool:
@@ -24,7 +26,9 @@ class State(StrEnum):
         return self in (State.FAILED, State.KILLED)
 
 
-_TERMINAL = frozenset({State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.SKIPPED})
+_TERMINAL = frozenset(
+    {State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.SKIPPED, State.CANCELLED}
+)
 
 
 def worst(states: list[State]) -> State:

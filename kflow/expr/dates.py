@@ -15,8 +15,17 @@ Kestra maps (``iso_date_time``, ``iso_date``, ``iso_time``,
 ``iso_local_time``, ``iso_offset_time``, ``iso_ordinal_date``,
 ``iso_week_date``, ``iso_zoned_date_time``, ``rfc_1123_date_time``). kflow
 also keeps ``iso_offset_date_time``, ``iso_milli``, ``sql_milli`` and
-``sql_seconds``. The localized styles (``full``, ``long``, ``medium``,
-``short``) are not supported.
+``sql_seconds``. The localized styles ``full``, ``long``, ``medium`` and
+``short`` (lower case, as Kestra names them) print what Java 17's
+``DateTimeFormatter.ofLocalizedDateTime`` prints in English, the JVM's default
+locale (``medium``: ``Jan 5, 2024, 3:04:05 PM``). ``locale=`` may be ``en`` or
+``en_US``; another locale is refused when the text would depend on it (month and
+day names, AM/PM, zone names, the styles). Zone names (``z``, ``zzzz``, the
+``long`` and ``full`` styles) are Java's English ones: UTC, GMT and offsets, and
+the common region zones listed in ``_ZONE_NAMES``.
+
+``now()`` is Kestra's ``NowFunction``: the current time as text, printed like the
+``date`` filter prints (``iso`` in UTC by default).
 """
 
 from __future__ import annotations
@@ -48,7 +57,7 @@ UTC = dt.UTC
 def zone(name: str | None) -> dt.tzinfo | None:
     if name is None:
         return None
-    if name.upper() in ("UTC", "Z", "GMT"):
+    if name.upper() in ("UTC", "Z", "GMT", "UT"):
         return UTC
     m = re.fullmatch(r"(?:UTC|GMT|UT)?([+-])(\d{1,2})(?::?(\d{2}))?", name)
     if m:
@@ -60,17 +69,18 @@ def zone(name: str | None) -> dt.tzinfo | None:
         raise ExpressionError(f"unknown time zone {name!r}") from exc
 
 
-def now(time_zone: str | None = None) -> dt.datetime:
-    moment = dt.datetime.now(UTC)
-    tz = zone(time_zone)
-    return moment.astimezone(tz) if tz else moment
+def now(fmt: str | None = None, time_zone: str | None = None, locale: str | None = None) -> str:
+    """Kestra's ``now()``: the current time printed with ``fmt`` (``iso``) in ``time_zone``."""
+    return render_date(dt.datetime.now(UTC), fmt, time_zone, locale)
 
 
 # Java pattern letters -> strftime, longest runs first.
 _JAVA_LETTERS = [
     ("yyyy", "%Y"),
     ("uuuu", "%Y"),
+    ("yyy", "{y}"),
     ("yy", "%y"),
+    ("y", "{y}"),
     ("MMMM", "%B"),
     ("MMM", "%b"),
     ("MM", "%m"),
@@ -93,7 +103,10 @@ _JAVA_LETTERS = [
     ("xxx", "{xxx}"),
     ("X", "{X}"),
     ("Z", "%z"),
-    ("z", "%Z"),
+    ("zzzz", "{zzzz}"),
+    ("zzz", "{z}"),
+    ("zz", "{z}"),
+    ("z", "{z}"),
     ("D", "%j"),
 ]
 _OFFSET_LETTERS = set("XxZzVO")
@@ -146,9 +159,18 @@ def _offset_text(value: dt.datetime, colon: bool, z_for_utc: bool) -> str:
     return text
 
 
-def _format_java(value: dt.datetime, pattern: str) -> str:
+def _format_java(value: dt.datetime, pattern: str, zone_id: str | None = None) -> str:
+    """``value`` printed with a Java pattern; ``zone_id`` names the zone (``z``, ``zzzz``)."""
     text = value.strftime(_java_to_strftime(pattern))
+    names: dict[str, str] = {}
+    if "{z" in text:  # each name only when printed: an unknown one is an error
+        zone_text = _ZoneText(value, zone_id)
+        if "{z}" in text:
+            names["z"] = zone_text.short
+        if "{zzzz}" in text:
+            names["zzzz"] = zone_text.long
     return text.format(
+        y=value.year,
         M=value.month,
         d=value.day,
         H=value.hour,
@@ -158,7 +180,168 @@ def _format_java(value: dt.datetime, pattern: str) -> str:
         XXX=_offset_text(value, True, True),
         xxx=_offset_text(value, True, False),
         X=_offset_text(value, False, True),
+        **names,
     )
+
+
+# ----------------------------------------------------------------------- zone names
+
+#: Java 17's English names of common region zones (``z`` and ``zzzz``, standard then
+#: daylight): ``SHORT [DST]|Long[/Long daylight]|zones``; indented lines add zones.
+_ZONE_NAMES = """\
+EET EEST|Eastern European Standard Time/Eastern European Summer Time|
+    Africa/Cairo Europe/Athens Europe/Bucharest Europe/Helsinki Europe/Kiev Europe/Kyiv
+    Europe/Sofia
+SAST SAST|South Africa Standard Time/South Africa Summer Time|Africa/Johannesburg
+WAT|West Africa Standard Time|Africa/Lagos
+EAT|East Africa Time|Africa/Nairobi
+AKST AKDT|Alaska Standard Time/Alaska Daylight Time|America/Anchorage
+ART ARST|Argentina Standard Time/Argentina Summer Time|
+    America/Argentina/Buenos_Aires America/Buenos_Aires
+COT COST|Colombia Standard Time/Colombia Summer Time|America/Bogota
+CST CDT|Central Standard Time/Central Daylight Time|
+    America/Chicago America/Mexico_City US/Central
+MST MDT|Mountain Standard Time/Mountain Daylight Time|
+    America/Denver America/Phoenix US/Mountain
+AST ADT|Atlantic Standard Time/Atlantic Daylight Time|America/Halifax
+PET PEST|Peru Standard Time/Peru Summer Time|America/Lima
+PST PDT|Pacific Standard Time/Pacific Daylight Time|
+    America/Los_Angeles America/Vancouver US/Pacific
+EST EDT|Eastern Standard Time/Eastern Daylight Time|
+    America/New_York America/Toronto US/Eastern
+CLT CLST|Chile Standard Time/Chile Summer Time|America/Santiago
+BRT BRST|Brasilia Standard Time/Brasilia Summer Time|America/Sao_Paulo
+NST NDT|Newfoundland Standard Time/Newfoundland Daylight Time|America/St_Johns
+ICT|Indochina Time|Asia/Bangkok Asia/Ho_Chi_Minh
+IST IDT|India Standard Time/India Daylight Time|Asia/Calcutta Asia/Kolkata
+GST|Gulf Standard Time|Asia/Dubai
+HKT HKST|Hong Kong Standard Time/Hong Kong Summer Time|Asia/Hong_Kong
+WIB|Western Indonesia Time|Asia/Jakarta
+IST IDT|Israel Standard Time/Israel Daylight Time|Asia/Jerusalem
+PKT PKST|Pakistan Standard Time/Pakistan Summer Time|Asia/Karachi
+PST PDT|Philippine Standard Time/Philippine Summer Time|Asia/Manila
+AST|Arabian Standard Time|Asia/Riyadh
+KST KDT|Korean Standard Time/Korean Daylight Time|Asia/Seoul
+CST CDT|China Standard Time/China Daylight Time|Asia/Shanghai
+SGT SGST|Singapore Standard Time/Singapore Summer Time|Asia/Singapore
+CST CDT|Taipei Standard Time/Taipei Daylight Time|Asia/Taipei
+JST JDT|Japan Standard Time/Japan Daylight Time|Asia/Tokyo
+ACST ACDT|Australian Central Standard Time/Australian Central Daylight Time|Australia/Adelaide
+AEST AEDT|Australian Eastern Standard Time/Australian Eastern Daylight Time|
+    Australia/Brisbane Australia/Melbourne Australia/Sydney
+AWST AWDT|Australian Western Standard Time/Australian Western Daylight Time|Australia/Perth
+CET CEST|Central European Standard Time/Central European Summer Time|
+    Europe/Amsterdam Europe/Berlin Europe/Brussels Europe/Budapest Europe/Copenhagen
+    Europe/Luxembourg Europe/Madrid Europe/Oslo Europe/Paris Europe/Prague Europe/Rome
+    Europe/Stockholm Europe/Vienna Europe/Warsaw Europe/Zurich
+TRT TRST|Turkey Time/Turkey Summer Time|Europe/Istanbul
+WET WEST|Western European Standard Time/Western European Summer Time|Europe/Lisbon
+GMT BST|Greenwich Mean Time/British Summer Time|Europe/London
+MSK MSD|Moscow Standard Time/Moscow Summer Time|Europe/Moscow
+NZST NZDT|New Zealand Standard Time/New Zealand Daylight Time|Pacific/Auckland
+HST HDT|Hawaii-Aleutian Standard Time/Hawaii-Aleutian Daylight Time|Pacific/Honolulu
+"""
+_UTC_IDS = frozenset(
+    {"UTC", "Etc/UTC", "UCT", "Etc/UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu"}
+)
+_GMT_IDS = frozenset(
+    {"GMT", "Etc/GMT", "GMT0", "Etc/GMT0", "Etc/GMT+0", "Etc/GMT-0", "Greenwich", "Etc/Greenwich"}
+)
+_OFFSET_ZONE = re.compile(r"(UTC|GMT|UT)?([+-])(\d{1,2})(?::?(\d{2}))?")
+_ETC_GMT = re.compile(r"Etc/GMT([+-])(\d{1,2})")
+_region_names: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _region_table() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Zone id -> ((short standard, short daylight), (long standard, long daylight))."""
+    if not _region_names:
+        names: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+        for line in _ZONE_NAMES.splitlines():
+            if not line.startswith(" "):
+                short, long, line = line.split("|")
+                names = (tuple(short.split()), tuple(long.split("/")))
+            for zone_id in line.split():
+                _region_names[zone_id] = names
+    return _region_names
+
+
+def java_zone_id(name: str | None) -> str:
+    """The id ``ZoneId.of(name)`` gives (``GMT+2``: ``GMT+02:00``); kflow's zone, UTC, for None."""
+    if name is None or name.upper() in ("UTC", "GMT", "UT"):
+        return "UTC" if name is None else name.upper()
+    if name.upper() == "Z":
+        return "Z"
+    m = _OFFSET_ZONE.fullmatch(name)
+    if not m:
+        return name
+    prefix, sign, hours, minutes = m.groups()
+    if int(hours) == 0 and int(minutes or 0) == 0:
+        return prefix or "Z"
+    return f"{prefix or ''}{sign}{int(hours):02d}:{int(minutes or 0):02d}"
+
+
+class _ZoneText:
+    """The short (``z``) and long (``zzzz``) English names of a zone, as Java prints them."""
+
+    __slots__ = ("_known", "_value", "_zone_id")
+
+    def __init__(self, value: dt.datetime, zone_id: str | None) -> None:
+        self._value = value
+        self._zone_id = zone_id or _zone_id_of(value)
+        self._known = self._names()
+
+    def _names(self) -> tuple[str | None, str | None]:
+        zone_id = self._zone_id
+        if zone_id == "Z" or zone_id.startswith(("+", "-")) or _OFFSET_ZONE.fullmatch(zone_id):
+            return zone_id, zone_id  # an offset prints its id
+        if zone_id in _UTC_IDS:
+            return "UTC", "Coordinated Universal Time"
+        if zone_id in _GMT_IDS:
+            return "GMT", "Greenwich Mean Time"
+        if zone_id == "UT":
+            return "UT", "UT"
+        m = _ETC_GMT.fullmatch(zone_id)
+        if m:  # Etc/GMT+5 is five hours behind: GMT-05:00
+            text = f"GMT{'-' if m.group(1) == '+' else '+'}{int(m.group(2)):02d}:00"
+            return text, text
+        shorts, longs = _region_table().get(zone_id, ((), ()))
+        index = 1 if self._value.dst() else 0
+        return (
+            shorts[index] if index < len(shorts) else None,
+            longs[index] if index < len(longs) else None,
+        )
+
+    @property
+    def short(self) -> str:
+        known = self._known[0]
+        if known is not None:
+            return known
+        abbreviation = self._value.tzname() or ""
+        if abbreviation.isalpha():  # the zone database's own abbreviation (EST, CET...)
+            return abbreviation
+        raise self._unknown("short (z)")
+
+    @property
+    def long(self) -> str:
+        known = self._known[1]
+        if known is None:
+            raise self._unknown("full (zzzz)")
+        return known
+
+    def _unknown(self, which: str) -> ExpressionError:
+        return ExpressionError(
+            f"kflow does not know Java's {which} English name of time zone {self._zone_id!r} "
+            "(pattern letters z and the long and full styles print it)"
+        )
+
+
+def _zone_id_of(value: dt.datetime) -> str:
+    key = getattr(value.tzinfo, "key", None)
+    if key:
+        return str(key)
+    if value.tzinfo is UTC:
+        return "UTC"
+    return _offset_text(value, True, True) or "UTC"
 
 
 # --------------------------------------------------------------- DateTimeFormatter constants
@@ -230,8 +413,34 @@ _NAMED: dict[str, Callable[[dt.datetime], str]] = {
     "sql_seconds": lambda v: _format_java(v, "yyyy-MM-dd HH:mm:ss"),
     "sql_milli": lambda v: _format_java(v, "yyyy-MM-dd HH:mm:ss.SSS"),
 }
-_STYLES = {"full", "long", "medium", "short"}
-_FORMAT_NAMES = frozenset(_NAMED) | _STYLES
+#: ``DateTimeFormatter.ofLocalizedDateTime(FormatStyle.X)`` in English (Java 17, CLDR 39;
+#: the JVM default locale ``en`` and ``en_US`` print the same).
+_STYLES = {
+    "full": "EEEE, MMMM d, y 'at' h:mm:ss a zzzz",
+    "long": "MMMM d, y 'at' h:mm:ss a z",
+    "medium": "MMM d, y, h:mm:ss a",
+    "short": "M/d/yy, h:mm a",
+}
+_FORMAT_NAMES = frozenset(_NAMED) | frozenset(_STYLES)
+_ENGLISH = frozenset({"en", "en_us"})
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[_-](?:[A-Za-z]{2}|\d{3}))?(?:[_-]\w+)?")
+# Pattern letters whose text depends on the locale: month and day names, AM/PM, eras, zones.
+_LOCALIZED_LETTERS = re.compile(r"M{3,}|L{3,}|E|a|G|z|v|O|B")
+
+
+def _check_locale(locale: str | None, fmt: str) -> None:
+    """Refuse a locale other than English when ``fmt`` prints text that depends on it."""
+    if locale is None:
+        return
+    if not _LOCALE.fullmatch(locale):
+        raise ExpressionError(f"invalid locale {locale!r} (a language such as en, or en_US)")
+    if locale.replace("-", "_").lower() in _ENGLISH or fmt in _NAMED:
+        return
+    if fmt in _STYLES or _LOCALIZED_LETTERS.search(re.sub(r"'[^']*'", "", fmt)):
+        raise ExpressionError(
+            f"locale {locale!r} is not supported: kflow writes month and day names, AM/PM, "
+            "zone names and the date styles in English (en, en_US) only"
+        )
 
 
 # ------------------------------------------------------------------------- reading
@@ -289,8 +498,14 @@ def _parse_pattern(text: str, pattern: str, tz: dt.tzinfo) -> dt.datetime:
         if pattern == "rfc_1123_date_time":
             return _parse_rfc(text)
         return _parse_iso(text, tz)
+    strftime = _java_to_strftime(_STYLES.get(pattern, pattern))
+    if pattern in ("long", "full") or "{zzzz}" in strftime:
+        raise ExpressionError(
+            f"existingFormat {pattern!r}: reading a date with a zone name is not supported"
+        )
     py = (
-        _java_to_strftime(pattern)
+        strftime.replace("{y}", "%Y")
+        .replace("{z}", "%Z")
         .replace("{S3}", "%f")
         .replace("{S9}", "%f")
         .replace("{M}", "%m")
@@ -335,16 +550,25 @@ def parse_date(
     raise ExpressionError(f"cannot read a {type(value).__name__} as a date")
 
 
-def render_date(moment: dt.datetime, fmt: str | None, time_zone: str | None) -> str:
+def render_date(
+    moment: dt.datetime, fmt: str | None, time_zone: str | None, locale: str | None = None
+) -> str:
     """``moment`` in ``time_zone`` (UTC when None) printed with ``fmt`` (``iso`` when None)."""
     moment = moment.astimezone(zone(time_zone) or UTC)
     fmt = "iso" if fmt is None else fmt
+    _check_locale(locale, fmt)
     named = _NAMED.get(fmt)
     if named is not None:
         return named(moment)
-    if fmt in _STYLES:
-        raise ExpressionError(f"the localized date style {fmt!r} is not supported")
-    return _format_java(moment, fmt)
+    style = _STYLES.get(fmt)
+    if style is not None:
+        return _format_java(moment, style, java_zone_id(time_zone))
+    if fmt.lower() in _STYLES:  # Kestra reads "SHORT" as a pattern, and fails on it
+        raise ExpressionError(
+            f"date format {fmt!r}: the localized styles are named in lower case "
+            "(short, medium, long, full)"
+        )
+    return _format_java(moment, fmt, java_zone_id(time_zone))
 
 
 def format_date(
@@ -352,8 +576,10 @@ def format_date(
     fmt: str | None = None,
     time_zone: str | None = None,
     existing_format: str | None = None,
+    locale: str | None = None,
 ) -> str:
-    return render_date(parse_date(value, existing_format, time_zone), fmt, time_zone)
+    moment = parse_date(value, existing_format, time_zone)
+    return render_date(moment, fmt, time_zone, locale)
 
 
 _UNITS = {

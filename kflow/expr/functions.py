@@ -13,6 +13,7 @@ from jinja2 import Undefined, pass_context
 from jinja2.runtime import Context
 
 from kflow.errors import ExpressionError, NotSupportedError
+from kflow.storage.reading import read_function
 
 from . import dates
 from .filters import from_json, is_empty
@@ -27,8 +28,15 @@ class ExpressionNotSupported(ExpressionError, NotSupportedError):
     """A Kestra function kflow does not provide (yet), e.g. ``kv()``."""
 
 
-def now(timeZone: str | None = None) -> Any:
-    return dates.now(timeZone)
+def now(
+    format: str | None = None,
+    timeZone: str | None = None,
+    existingFormat: str | None = None,
+    locale: str | None = None,
+) -> str:
+    """Kestra's ``NowFunction``: the current time as text (``iso``, in UTC, by default);
+    ``existingFormat`` is accepted and, as in Kestra, has nothing to read."""
+    return dates.now(format, timeZone, locale)
 
 
 def uuid() -> str:
@@ -154,7 +162,6 @@ def pebble_range(start: Any, end: Any, increment: Any = 1, step: Any = None) -> 
 # so flows using them validate, and a clear error when they are called.
 _UNSUPPORTED = {
     "kv": "key-value store",
-    "read": "internal storage",
     "fileURI": "internal storage",
     "fileExists": "internal storage",
     "fileSize": "internal storage",
@@ -182,6 +189,7 @@ PUBLIC_FUNCTIONS: dict[str, Any] = {
     "min": pebble_min,
     "range": pebble_range,
     "currentEachOutput": current_each_output,
+    "read": read_function,
     **{name: _not_supported(name, what) for name, what in _UNSUPPORTED.items()},
 }
 

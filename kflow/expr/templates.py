@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 from jinja2 import StrictUndefined, TemplateError, Undefined, UndefinedError, pass_context
 from jinja2.exceptions import SecurityError
@@ -38,9 +38,11 @@ from .pebble_syntax import PebbleSyntaxError, Translation, translate
 from .printing import to_text
 
 __all__ = [
+    "BrokenTemplate",
     "ExprProblem",
     "Template",
     "check_template",
+    "compile_or_broken",
     "compile_template",
     "is_templated",
     "line_col",
@@ -48,13 +50,22 @@ __all__ = [
 ]
 
 
+ProblemKind = Literal["syntax", "jq", "other"]
+
+
 @dataclass(frozen=True)
 class ExprProblem:
-    """A problem found without running: message and 1-based position in the source."""
+    """A problem found without running: message and 1-based position in the source.
+
+    ``kind`` says what found it: ``syntax`` (the template does not compile), ``jq``
+    (a literal jq program does not compile; the filter fails when it is reached), or
+    ``other`` (the checks of documents and CQL). It is left out of comparisons.
+    """
 
     message: str
     line: int
     column: int
+    kind: ProblemKind = field(default="other", compare=False)
 
 
 def line_col(source: str, offset: int) -> tuple[int, int]:
@@ -230,8 +241,14 @@ def _translate(source: str) -> Translation:
     except PebbleSyntaxError as exc:
         line, col = line_col(source, exc.offset)
         raise ExpressionError(
-            f"{exc.message} at line {line}, column {col} of `{_excerpt(source)}`"
+            f"{_first_line(exc.message)} at line {line}, column {col} of `{_excerpt(source)}`"
         ) from exc
+
+
+def _first_line(message: str) -> str:
+    """The first line of a message (Jinja2 and jq add the source and a caret below it)."""
+    lines = message.strip().splitlines()
+    return lines[0].rstrip(":").rstrip() if lines else message
 
 
 def _excerpt(source: str, limit: int = 80) -> str:
@@ -253,7 +270,8 @@ class Template:
         try:
             self._jinja = ENVIRONMENT.from_string(self._translation.jinja)
         except TemplateError as exc:
-            raise ExpressionError(f"{exc} in `{_excerpt(source)}`") from exc
+            message = _first_line(getattr(exc, "message", None) or str(exc))
+            raise ExpressionError(f"{message} in `{_excerpt(source)}`") from exc
         holes = self._translation.holes
         self._expr = None
         if (
@@ -367,9 +385,10 @@ def expression_error(
     elif isinstance(exc, SecurityError):
         error = ExpressionError(f"not allowed in the expression {where}: {exc}")
     elif isinstance(exc, ExpressionError):
-        error = type(exc)(f"{exc} (in the expression {where})")
+        error = type(exc)(f"{_first_line(str(exc))} (in the expression {where})")
     else:
-        error = ExpressionError(f"{type(exc).__name__}: {exc} (in the expression {where})")
+        text = _first_line(str(exc))
+        error = ExpressionError(f"{type(exc).__name__}: {text} (in the expression {where})")
     error.kflow_named = True  # type: ignore[attr-defined]
     return error
 
@@ -377,6 +396,35 @@ def expression_error(
 def compile_template(source: str) -> Template:
     """Compile ``source`` once; raise ExpressionError (with line/col) on a syntax error."""
     return Template(source)
+
+
+class BrokenTemplate:
+    """A template that did not compile, standing in for its :class:`Template`.
+
+    Kestra saves a flow whose template cannot be parsed and fails the task when
+    it renders it; so does kflow: ``render`` and ``evaluate`` raise the compile
+    error, a fresh ``ExpressionError`` with the same one-line message each time.
+    """
+
+    __slots__ = ("message", "source")
+
+    def __init__(self, source: str, message: str) -> None:
+        self.source = source
+        self.message = message
+
+    def render(self, ctx: Mapping[str, Any]) -> str:
+        raise ExpressionError(self.message)
+
+    def evaluate(self, ctx: Mapping[str, Any]) -> Any:
+        raise ExpressionError(self.message)
+
+
+def compile_or_broken(source: str) -> Template | BrokenTemplate:
+    """``compile_template(source)``, or a :class:`BrokenTemplate` keeping its compile error."""
+    try:
+        return Template(source)
+    except ExpressionError as exc:
+        return BrokenTemplate(source, str(exc))
 
 
 @lru_cache(maxsize=256)
@@ -389,17 +437,18 @@ def check_template(source: str) -> list[ExprProblem]:
     try:
         translation = translate(source, _FILTERS, _TESTS, _FUNCTIONS)
     except PebbleSyntaxError as exc:
-        return [ExprProblem(exc.message, *line_col(source, exc.offset))]
+        return [ExprProblem(exc.message, *line_col(source, exc.offset), kind="syntax")]
     problems: list[ExprProblem] = []
     try:
         ENVIRONMENT.parse(translation.jinja)
     except TemplateError as exc:
         lineno = getattr(exc, "lineno", None) or 1
-        problems.append(ExprProblem(getattr(exc, "message", None) or str(exc), lineno, 1))
+        message = getattr(exc, "message", None) or str(exc)
+        problems.append(ExprProblem(message, lineno, 1, kind="syntax"))
     for program, offset in translation.jq_programs:
         message = check_jq(program)
         if message is not None:
-            problems.append(ExprProblem(message, *line_col(source, offset)))
+            problems.append(ExprProblem(message, *line_col(source, offset), kind="jq"))
     return problems
 
 

@@ -82,6 +82,47 @@ INPUT = obj(
     },
 )
 
+#: Kestra's ``Type`` of flow outputs (``BOOL`` as kflow's inputs accept it too).
+OUTPUT_TYPES = (
+    "STRING",
+    "ENUM",
+    "SELECT",
+    "INT",
+    "FLOAT",
+    "BOOLEAN",
+    "BOOL",
+    "DATETIME",
+    "DATE",
+    "TIME",
+    "DURATION",
+    "FILE",
+    "JSON",
+    "URI",
+    "SECRET",
+    "ARRAY",
+    "MULTISELECT",
+    "YAML",
+    "EMAIL",
+)
+OUTPUT_ID_PATTERN = r"[a-zA-Z0-9][.a-zA-Z0-9_-]*"
+
+#: One item of the flow's ``outputs`` (Kestra's ``Output``). ``value`` is templated; its
+#: expressions are checked with the flow's other templates.
+FLOW_OUTPUT = obj(
+    {
+        "id": string(required=True, pattern=OUTPUT_ID_PATTERN, description="The output's id."),
+        "type": enum(*OUTPUT_TYPES, required=True, description="How the value is typed."),
+        "value": any_value(required=True, description="Rendered after the execution's tasks."),
+        "description": string(),
+        "displayName": string(),
+    },
+    description="A flow output.",
+)
+
+#: Label keys only Kestra itself may set (``system.readOnly`` excepted).
+SYSTEM_LABEL_PREFIX = "system."
+SYSTEM_LABELS_ALLOWED = frozenset({"system.readOnly"})
+
 PLUGIN_DEFAULT = obj(
     {
         "type": string(required=True, description="A type name or a prefix of type names."),

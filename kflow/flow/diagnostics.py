@@ -6,7 +6,7 @@ of ``kflow validate`` shows every problem of a file at once.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
@@ -29,10 +29,19 @@ class Diagnostic:
     message: str
     severity: Severity = "error"
     code: str = "invalid"
+    fails_at_run: bool = False
+    """Kestra saves such a flow and fails only the task, when it runs: ``kflow validate``
+    reports the error, ``kflow run`` runs the flow and the task fails (see :meth:`deferred`)."""
 
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
+
+    def deferred(self) -> Diagnostic:
+        """This error as ``kflow run`` reports it: a warning; the task fails when it runs."""
+        if not (self.is_error and self.fails_at_run):
+            return self
+        return replace(self, severity="warning")
 
     def format(self) -> str:
         """``path:line:col key.path: message``, warnings marked as such."""

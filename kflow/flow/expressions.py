@@ -3,6 +3,16 @@
 Runs after the structural checks, on the templated strings the validator
 recorded (:class:`~kflow.flow.validate.TemplateSite`). ``kflow.expr`` is
 imported here only, and only when a flow holds something to check.
+
+Kestra saves a flow whose template does not parse, whose JSON document is not
+JSON or that reads ``outputs.X`` of a task that does not exist or has not run
+yet; the task fails when it renders the expression. ``kflow run`` does the same
+(the engine fails the task). ``kflow validate`` reports what can never work (a
+syntax error, a task the flow does not have) as an error it marks
+``fails_at_run``, and what depends on the run (a task that may not have run yet)
+as a warning. Two are plain errors: an expression CQL cannot bind (kflow never
+splices values into a query), and any problem in a trigger, whose properties are
+rendered when ``kflow run`` starts.
 """
 
 from __future__ import annotations
@@ -11,7 +21,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from kflow.flow.diagnostics import Diagnostic
+from kflow.flow.diagnostics import Diagnostic, Severity
 from kflow.flow.positions import locate, offset_of
 from kflow.flow.properties import did_you_mean
 from kflow.flow.validate import TemplateSite
@@ -45,20 +55,54 @@ def check_sites(
             if message is None:
                 continue
             line, column = locate(site.node, source, _reference_offset(text, ref))
-            out.append(Diagnostic(path, line, column, site.key_path, message, "error", "outputs"))
+            severity = "error" if ref not in known_set else _severity(site, runtime_failure=True)
+            out.append(
+                Diagnostic(
+                    path,
+                    line,
+                    column,
+                    site.key_path,
+                    message,
+                    severity,
+                    "outputs",
+                    fails_at_run=severity == "error" and not site.in_trigger,
+                )
+            )
     return out
+
+
+def _severity(site: TemplateSite, *, runtime_failure: bool) -> Severity:
+    """A warning when Kestra saves the flow and fails the task at run time (``runtime_failure``),
+    unless the string belongs to a trigger (rendered when ``kflow run`` starts)."""
+    return "warning" if runtime_failure and not site.in_trigger else "error"
 
 
 def _located(
     problems: Iterable[Any], site: TemplateSite, text: str, path: str, source: str, code: str
 ) -> list[Diagnostic]:
-    """Problems positioned in the string, as diagnostics positioned in the file."""
+    """Problems positioned in the string, as diagnostics positioned in the file.
+
+    Every problem fails the task at run time (as in Kestra) except a CQL expression
+    that cannot be bound, which kflow refuses to run at all.
+    """
     out = []
     for problem in problems:
         offset = offset_of(text, problem.line, problem.column)
         line, column = locate(site.node, source, offset)
         message = _one_line(problem.message)
-        out.append(Diagnostic(path, line, column, site.key_path, message, "error", code))
+        unbindable = code == "cql" and problem.kind == "other"
+        out.append(
+            Diagnostic(
+                path,
+                line,
+                column,
+                site.key_path,
+                message,
+                "error",
+                code,
+                fails_at_run=not unbindable and not site.in_trigger,
+            )
+        )
     return out
 
 

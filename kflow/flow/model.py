@@ -8,6 +8,7 @@ engine compiles them once per flow with ``kflow.expr``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,54 @@ class RetryPolicy:
     delay_factor: float | None = None  # exponential
     min_interval: float | None = None  # random
     warning_on_retry: bool = False
+
+
+class ConcurrencyBehavior(StrEnum):
+    """What happens to an execution that arrives while ``limit`` of its flow are running."""
+
+    QUEUE = "QUEUE"  # it waits for one of them to end
+    CANCEL = "CANCEL"  # it ends CANCELLED, no task run
+    FAIL = "FAIL"  # it ends FAILED, no task run
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    """The flow's ``concurrency``: at most ``limit`` executions of the flow at once."""
+
+    limit: int
+    behavior: ConcurrencyBehavior = ConcurrencyBehavior.QUEUE
+
+    @classmethod
+    def from_mapping(cls, value: Mapping[str, Any] | None) -> Concurrency | None:
+        """The validated ``{limit, behavior}`` mapping as a value (None when absent or broken)."""
+        if not value:
+            return None
+        limit = value.get("limit")
+        behavior = value.get("behavior") or "QUEUE"
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            return None
+        if behavior not in ConcurrencyBehavior.__members__:
+            return None
+        return cls(limit, ConcurrencyBehavior(behavior))
+
+
+@dataclass(frozen=True)
+class FlowOutput:
+    """One of the flow's ``outputs``: ``value`` (templated) rendered at the end, typed."""
+
+    id: str
+    type: str
+    value: Any
+    description: str | None = None
+
+    @classmethod
+    def from_mapping(cls, value: Mapping[str, Any]) -> FlowOutput:
+        return cls(
+            id=str(value.get("id")),
+            type=str(value.get("type") or "STRING").upper(),
+            value=value.get("value"),
+            description=value.get("description"),
+        )
 
 
 @dataclass
@@ -97,3 +146,13 @@ class Flow:
     @property
     def ref(self) -> str:
         return f"{self.namespace}.{self.id}"
+
+    @property
+    def concurrency_limit(self) -> Concurrency | None:
+        """``concurrency`` as a value; None when the flow sets no limit."""
+        return Concurrency.from_mapping(self.concurrency)
+
+    @property
+    def output_definitions(self) -> list[FlowOutput]:
+        """``outputs`` as values, in the flow's order."""
+        return [FlowOutput.from_mapping(item) for item in self.outputs if isinstance(item, Mapping)]

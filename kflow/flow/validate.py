@@ -62,6 +62,11 @@ class TemplateSite:
     task: str | None
     before: frozenset[str] | None
 
+    @property
+    def in_trigger(self) -> bool:
+        """True for a trigger's property (rendered when the run starts, not by a task)."""
+        return self.task is None and self.key_path.startswith(("triggers.", "triggers["))
+
 
 @dataclass
 class PluginDefault:

@@ -118,3 +118,11 @@ def _maybe_json(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+def file_decoder(name: str) -> Decoder:
+    """As :func:`decoder`, for records written to a storage file (``Consume``): the byte kinds
+    stay bytes (an Ion blob, as Kestra writes a byte array) instead of base64 text."""
+    if name.upper() in _BYTES:
+        return bytes
+    return decoder(name)

@@ -1,4 +1,5 @@
-"""MongoDB tasks: InsertOne, Find, Update, Delete (``io.kestra.plugin.mongodb.*``).
+"""MongoDB tasks: InsertOne, Find, Update, Delete (``io.kestra.plugin.mongodb.*``);
+Aggregate, Bulk, Load and Find's ``store: true`` use the internal storage (``mongodb_files``).
 
 Documents are rendered structure-aware (``kflow.expr.compile_document``): a
 value can never break the JSON or add keys. Extended JSON (``{"$oid": ...}``)
@@ -107,6 +108,8 @@ class InsertOne(_MongoTask):
 
 
 class Find(_MongoTask):
+    """``rows`` + ``size``; with ``store: true``, ``uri`` (an ION file of the rows) + ``size``."""
+
     def __init__(self, task: TaskDef, engine: Any) -> None:
         super().__init__(task, engine)
         props = task.props
@@ -115,6 +118,7 @@ class Find(_MongoTask):
         self.sort = self.document(props.get("sort"))
         self.limit = props.get("limit")
         self.skip = props.get("skip")
+        self.store = bool(props.get("store"))
 
     async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
         collection, address = self.collection(ctx)
@@ -122,16 +126,25 @@ class Find(_MongoTask):
         projection = self.bson(self.projection, ctx, "projection") or None
         sort = self.bson(self.sort, ctx, "sort") or None
 
+        def cursor() -> Any:
+            found = collection.find(query, projection)
+            if sort:
+                found = found.sort(list(sort.items()))
+            if self.skip:
+                found = found.skip(int(self.skip))
+            if self.limit:
+                found = found.limit(int(self.limit))
+            return found
+
+        if self.store:
+            from kflow.plugins.mongodb_files import store_documents
+
+            uri, size = await ctx.in_thread(store_documents, ctx, cursor, address)
+            return {"uri": uri, "size": size}
+
         def find() -> list[Any]:
             with mongo_errors(address):
-                cursor = collection.find(query, projection)
-                if sort:
-                    cursor = cursor.sort(list(sort.items()))
-                if self.skip:
-                    cursor = cursor.skip(int(self.skip))
-                if self.limit:
-                    cursor = cursor.limit(int(self.limit))
-                return list(cursor)
+                return list(cursor())
 
         rows = [json_friendly(r) for r in await ctx.in_thread(find)]
         return {"rows": rows, "size": len(rows)}

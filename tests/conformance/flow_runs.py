@@ -21,7 +21,7 @@ def run(
     record: TriggerRecord | None = None,
 ) -> tuple[Execution, list[str]]:
     """Validate an inline flow, run one execution of it; return it with its log messages."""
-    result = load_flow_text(textwrap.dedent(yaml_text))
+    result = load_flow_text(textwrap.dedent(yaml_text), for_run=True)
     flow = result.flow
     assert flow is not None, [d.format() for d in result.diagnostics]
     logs: list[str] = []

@@ -9,7 +9,9 @@ constant (outputs as those constants print). Every case asserts the text exactly
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -22,6 +24,7 @@ ABSTRACT = K + "main/java/io/kestra/core/runners/pebble/AbstractDate.java"
 DATE_ADD = K + "main/java/io/kestra/core/runners/pebble/filters/DateAddFilter.java"
 TIMESTAMP = K + "main/java/io/kestra/core/runners/pebble/filters/TimestampFilter.java"
 DATE_FILTER = K + "main/java/io/kestra/core/runners/pebble/filters/DateFilter.java"
+NOW_FUNCTION = K + "main/java/io/kestra/core/runners/pebble/functions/NowFunction.java"
 
 ZONED = dt.datetime(2013, 9, 8, 16, 19, 12, 123456, tzinfo=dt.timezone(dt.timedelta(hours=1)))
 VARS: dict[str, Any] = {
@@ -231,6 +234,48 @@ CASES: list[tuple[str, str, str]] = [
         " existingFormat='dd/MM/yyyy') }}",
         "2001-08-24",
     ),
+    # AbstractDate.STYLES: full, long, medium, short are DateTimeFormatter.ofLocalizedDateTime
+    # in the JVM's locale (English); the texts are what Java 17 prints for DateFilterTest's NOW.
+    (
+        ABSTRACT + " FormatStyle.FULL",
+        "{{ zoned | date('full', timeZone='Europe/Paris') }}",
+        "Sunday, September 8, 2013 at 5:19:12 PM Central European Summer Time",
+    ),
+    (
+        ABSTRACT + " FormatStyle.FULL (UTC)",
+        "{{ zoned | date('full', timeZone='UTC') }}",
+        "Sunday, September 8, 2013 at 3:19:12 PM Coordinated Universal Time",
+    ),
+    (
+        ABSTRACT + " FormatStyle.LONG",
+        "{{ zoned | date(format='long', timeZone='America/New_York') }}",
+        "September 8, 2013 at 11:19:12 AM EDT",
+    ),
+    (
+        ABSTRACT + " FormatStyle.MEDIUM",
+        "{{ zoned | date('medium', timeZone='Europe/Paris') }}",
+        "Sep 8, 2013, 5:19:12 PM",
+    ),
+    (
+        ABSTRACT + " FormatStyle.SHORT",
+        "{{ zoned | date('short', timeZone='UTC') }}",
+        "9/8/13, 3:19 PM",
+    ),
+    (
+        DATE_ADD + " (printed in a style)",
+        "{{ zoned | dateAdd(-1, 'DAYS', format='medium', timeZone='Europe/Paris') }}",
+        "Sep 7, 2013, 5:19:12 PM",
+    ),
+    (
+        ABSTRACT + " (existingFormat reads a style: LocalDateTime.parse, then the zone)",
+        "{{ 'Jan 5, 2024, 3:04:05 PM' | date(existingFormat='medium', timeZone='Europe/Paris') }}",
+        "2024-01-05T15:04:05.000000+01:00",
+    ),
+    (
+        ABSTRACT + " (zone names: pattern letters zzzz)",
+        "{{ zoned | date('EEEE d MMMM y h:mm a zzzz', timeZone='Asia/Kolkata') }}",
+        "Sunday 8 September 2013 8:49 PM India Standard Time",
+    ),
 ]
 
 
@@ -251,8 +296,75 @@ def test_date_filter(source: str, expected: str) -> None:
         pytest.param("{{ zoned | date(timeZone='Mars/Olympus') }}", id="kestra unknown zone"),
         # kestra: AbstractDate.java: a string that is no ISO date
         pytest.param("{{ 'yesterday' | date }}", id="kestra unreadable date"),
+        # kestra: AbstractDate.java: STYLES are lower case; "SHORT" goes to ofPattern, which
+        # rejects its letter R
+        pytest.param("{{ zoned | date('SHORT') }}", id="kestra upper-case style"),
     ],
 )
 def test_date_filter_errors(source: str) -> None:
     with pytest.raises(ExpressionError):
         render(source)
+
+
+ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})")
+
+
+# kestra: DateFilterTest.now; NowFunction.java (AbstractDate.format of ZonedDateTime.now():
+# the iso pattern in the system zone, kflow's being UTC)
+def test_now_prints_the_current_time_in_iso_by_default() -> None:
+    before = dt.datetime.now(dt.UTC)
+    text = render("{{ now() }}")
+    after = dt.datetime.now(dt.UTC)
+    assert ISO.fullmatch(text) and text.endswith("Z")
+    assert before.date().isoformat() in text or after.date().isoformat() in text
+    moment = dt.datetime.fromisoformat(text)
+    assert before - dt.timedelta(microseconds=1) <= moment <= after
+
+
+# kestra: DateFilterTest.now (now(timeZone="Europe/Lisbon") holds the Lisbon date and HH:mm)
+def test_now_in_a_time_zone() -> None:
+    lisbon = ZoneInfo("Europe/Lisbon")
+    text = render('{{ now(timeZone="Europe/Lisbon") }}')
+    here = dt.datetime.now(lisbon)
+    assert ISO.fullmatch(text)
+    assert here.date().isoformat() in text
+    offset = here.utcoffset()
+    assert offset is not None and text.endswith("Z" if not offset else here.strftime("%:z"))
+
+
+# kestra: DateFilterTest.now (now(format="iso_local_date") is today's ISO_LOCAL_DATE)
+def test_now_with_a_format() -> None:
+    before = dt.datetime.now(dt.UTC).date().isoformat()
+    text = render('{{ now(format="iso_local_date") }}')
+    assert text in (before, dt.datetime.now(dt.UTC).date().isoformat())
+
+
+# kestra: NowFunction.java + AbstractDate.java: format is the first argument; styles and
+# locale as for the date filter
+@pytest.mark.parametrize(
+    ("source", "pattern"),
+    [
+        ("{{ now('medium') }}", r"[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}:\d{2} [AP]M"),
+        ("{{ now('short', locale='en_US') }}", r"\d{1,2}/\d{1,2}/\d{2}, \d{1,2}:\d{2} [AP]M"),
+        ("{{ now(format='long', timeZone='UTC') }}", r"[A-Z][a-z]+ \d{1,2}, \d{4} at .* [AP]M UTC"),
+        ("{{ now('yyyy', timeZone='Asia/Tokyo', locale='fr') }}", r"\d{4}"),
+    ],
+)
+def test_now_with_a_style_or_locale(source: str, pattern: str) -> None:
+    assert re.fullmatch(pattern, render(source)), render(source)
+
+
+# kestra: AbstractDate.java (locale: LocaleUtils.toLocale; kflow knows English only)
+def test_now_refuses_a_locale_whose_names_it_does_not_know() -> None:
+    with pytest.raises(ExpressionError, match="locale 'fr_FR' is not supported"):
+        render("{{ now('full', locale='fr_FR') }}")
+
+
+# kestra: NowFunction.java returns the formatted text: the date filters read it back
+def test_now_feeds_the_date_filters() -> None:
+    text = render("{{ now() | dateAdd(1, 'DAYS') | date('yyyy-MM-dd') }}")
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert text in (
+        tomorrow.date().isoformat(),
+        (tomorrow - dt.timedelta(seconds=5)).date().isoformat(),
+    )

@@ -112,6 +112,7 @@ def test_json_output(tmp_path: Path) -> None:
             "message": "must hold at least one task",
             "severity": "error",
             "code": "empty",
+            "fails_at_run": False,
         }
     ]
 

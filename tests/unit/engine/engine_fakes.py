@@ -4,7 +4,7 @@ of service tests is the library's own ``MemorySource``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kflow.engine.task import TaskContext, TaskRunner
@@ -76,6 +76,50 @@ class Sleep(TaskRunner):
             cls.running -= 1
         CALLS.append((self.task.id, ctx.variables["trigger"]["value"]))
         return None
+
+
+class Hold(TaskRunner):
+    """Runs until the test sets ``Hold.release``; counts how many are held at once.
+
+    Call :meth:`reset` inside the event loop of the test, before the service runs.
+    """
+
+    release: asyncio.Event
+    running = 0
+    peak = 0
+    entered = 0
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.release = asyncio.Event()
+        cls.running = cls.peak = cls.entered = 0
+
+    async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
+        cls = type(self)
+        cls.entered += 1
+        cls.running += 1
+        cls.peak = max(cls.peak, cls.running)
+        try:
+            await cls.release.wait()
+        finally:
+            cls.running -= 1
+        return {"value": ctx.variables["trigger"]["value"]}
+
+
+async def until(condition: Callable[[], bool], *, timeout: float = 5.0, what: str = "") -> None:
+    """Await ``condition`` (polled on the event loop); fail after ``timeout`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or condition}")
+        await asyncio.sleep(0.001)
+
+
+async def settle(rounds: int = 20) -> None:
+    """Let every task that can run reach its next wait (no time passes)."""
+    for _ in range(rounds):
+        await asyncio.sleep(0)
 
 
 class ReadOutput(TaskRunner):

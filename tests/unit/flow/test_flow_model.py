@@ -285,6 +285,9 @@ def test_declared_types_without_runtime_validate() -> None:
         id: f
         namespace: dev
         tasks:
+          - id: labels
+            type: io.kestra.plugin.core.execution.Labels
+            labels: {a: b}
           - id: agg
             type: io.kestra.plugin.mongodb.Aggregate
             connection: {uri: "mongodb://m"}
@@ -294,7 +297,7 @@ def test_declared_types_without_runtime_validate() -> None:
         """
     )
     assert flow.tasks[0].spec.runner is None
-    assert flow.tasks[0].props["maxTimeMs"] == 60000
+    assert flow.tasks[1].props["maxTimeMs"] == 60000
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -395,6 +398,6 @@ def test_errors_of_a_flowable_task_run_after_its_other_tasks() -> None:
             format: "{{ outputs.cleanup.value }} {{ outputs.work.value }}"
         """
     ) == [
-        "10:21 tasks.seq.tasks.work.format: outputs.cleanup: task 'cleanup' does not run "
+        "10:21 tasks.seq.tasks.work.format: warning: outputs.cleanup: task 'cleanup' does not run "
         "before task 'work'"
     ]

@@ -76,11 +76,11 @@ def test_runner_strings_of_the_catalog() -> None:
         "io.kestra.plugin.mongodb.Find": "kflow.plugins.mongodb:Find",
         "io.kestra.plugin.mongodb.Update": "kflow.plugins.mongodb:Update",
         "io.kestra.plugin.mongodb.Delete": "kflow.plugins.mongodb:Delete",
-        "io.kestra.plugin.kafka.Consume": None,
-        "io.kestra.plugin.kafka.Trigger": None,
-        "io.kestra.plugin.mongodb.Aggregate": None,
-        "io.kestra.plugin.mongodb.Bulk": None,
-        "io.kestra.plugin.mongodb.Load": None,
+        "io.kestra.plugin.kafka.Consume": "kflow.plugins.kafka_consume:Consume",
+        "io.kestra.plugin.mongodb.Aggregate": "kflow.plugins.mongodb_files:Aggregate",
+        "io.kestra.plugin.mongodb.Bulk": "kflow.plugins.mongodb_files:Bulk",
+        "io.kestra.plugin.mongodb.Load": "kflow.plugins.mongodb_files:Load",
+        "io.kestra.plugin.core.execution.Labels": None,
     }
     for name, runner in expected.items():
         spec = registry.lookup(name)
@@ -89,9 +89,9 @@ def test_runner_strings_of_the_catalog() -> None:
 
 
 def test_a_declared_type_without_runtime_says_not_supported_yet() -> None:
-    spec = default_registry().lookup("io.kestra.plugin.kafka.Consume")
+    spec = default_registry().lookup("io.kestra.plugin.core.execution.Labels")
     assert spec is not None and not spec.supported
-    with pytest.raises(NotSupportedError, match=r"kafka\.Consume is not supported yet"):
+    with pytest.raises(NotSupportedError, match=r"execution\.Labels is not supported yet"):
         spec.load_runner()
 
 
