@@ -198,7 +198,7 @@ REALTIME_TRIGGER = TypeSpec(
 TRIGGER = TypeSpec(
     name=f"{KAFKA}.Trigger",
     kind="trigger",
-    runner=None,
+    runner="kflow.plugins.kafka_polling:PollingTrigger",
     description="Poll Kafka on an interval and start one execution per batch.",
     properties={
         **_CONSUMER,

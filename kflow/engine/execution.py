@@ -35,6 +35,7 @@ class TriggerRecord:
     raw_value: bytes | None = None
     error: str | None = None
     skip: bool = False  # dropped by the trigger's filters: no execution, acknowledged
+    execution_id: str | None = None  # set by a source that names the execution's files
 
     def variables(self) -> dict[str, Any]:
         """The ``trigger.*`` variables of expressions."""

@@ -200,7 +200,13 @@ class FlowRunner:
 
     async def execute(self, record: TriggerRecord) -> Execution:
         flow = self.flow
-        execution = Execution(new_id(), flow.namespace, flow.id, record, labels=dict(flow.labels))
+        execution = Execution(
+            record.execution_id or new_id(),
+            flow.namespace,
+            flow.id,
+            record,
+            labels=dict(flow.labels),
+        )
         execution.state = State.RUNNING
         self.bus.emit(ExecutionStarted(execution))
         variables: dict[str, Any] = dict(self._base)

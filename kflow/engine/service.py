@@ -217,7 +217,13 @@ class FlowService:
         """An execution over the flow's limit: CANCELLED or FAILED at once, no task run
         (Kestra's ``ExecutorService`` concurrency check)."""
         flow, bus = self.runner.flow, self.runner.bus
-        execution = Execution(new_id(), flow.namespace, flow.id, record, labels=dict(flow.labels))
+        execution = Execution(
+            record.execution_id or new_id(),
+            flow.namespace,
+            flow.id,
+            record,
+            labels=dict(flow.labels),
+        )
         execution.state = State.RUNNING
         bus.emit(ExecutionStarted(execution))
         reason = (
