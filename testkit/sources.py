@@ -7,14 +7,13 @@ confirms, MQTT PUBACK), and writes the trigger of a flow reading it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import textwrap
 from dataclasses import dataclass
 from typing import Any
 
 from testkit.kafka import create_topic, send_all
-from testkit.stack import amqp_address, mqtt_address
+from testkit.stack import amqp_address, amqp_url, mqtt_address
 
 
 @dataclass
@@ -83,36 +82,14 @@ class AmqpKit(SourceKit):
     kind, broker, keyed = "amqp", "rabbitmq", False
 
     def prepare(self) -> None:
-        async def main() -> None:
-            import aio_pika
+        from testkit import amqp
 
-            host, port = amqp_address()
-            connection = await aio_pika.connect(f"amqp://guest:guest@{host}:{port}/")
-            async with connection:
-                channel = await connection.channel()
-                await channel.declare_queue(self.name, durable=True)
-
-        asyncio.run(main())
+        amqp.run(amqp.declare_queue(amqp_url(), self.name))
 
     def publish(self, batch: list[Message]) -> None:
-        async def main() -> None:
-            import aio_pika
+        from testkit import amqp
 
-            host, port = amqp_address()
-            connection = await aio_pika.connect(f"amqp://guest:guest@{host}:{port}/")
-            async with connection:
-                channel = await connection.channel(publisher_confirms=True)
-                for m in batch:
-                    await channel.default_exchange.publish(
-                        aio_pika.Message(
-                            m.payload,
-                            content_type="application/json",
-                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        ),
-                        routing_key=self.name,
-                    )
-
-        asyncio.run(main())
+        amqp.run(amqp.publish(amqp_url(), self.name, [m.payload for m in batch]))
 
     def trigger(self) -> str:
         host, port = amqp_address()

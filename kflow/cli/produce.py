@@ -1,14 +1,18 @@
-"""`kflow produce orders`: replay the orders CSV (or fake orders) into Kafka."""
+"""`kflow produce orders`: replay the orders CSV (or fake orders) into Kafka, RabbitMQ or MQTT."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kflow.data.csvfiles import read_orders, read_product_ids
+
+if TYPE_CHECKING:
+    from kflow.data.produce import ProduceResult, ProduceStats
+    from kflow.data.targets import Target
 
 
 def _fake_events(count: int, orders_file: Path, products_file: Path) -> Iterable[Mapping[str, str]]:
@@ -38,6 +42,16 @@ def orders(
         ),
     ] = "127.0.0.1:9092",
     topic: Annotated[str, typer.Option("--topic", "-t", help="Topic to send to.")] = "orders",
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="URL",
+            help="Where to send instead of -b/-t: kafka://HOST:PORT/TOPIC, "
+            "amqp://USER:PASS@HOST[:PORT][/VHOST]/QUEUE (a durable queue, persistent messages, "
+            "publisher confirms) or mqtt://HOST[:PORT]/TOPIC (QoS 1).",
+        ),
+    ] = None,
     rate: Annotated[
         float,
         typer.Option(
@@ -91,7 +105,13 @@ def orders(
     sent, acknowledged and failed; exits 1 if any failed.
     """
     from kflow.data.generate import ORDER_COLUMNS
+    from kflow.data.targets import KafkaTarget, parse_target
 
+    target = parse_target(to) if to else KafkaTarget(bootstrap_servers, topic)
+    if not isinstance(target, KafkaTarget) and partitions is not None:
+        raise typer.BadParameter("--partitions creates a Kafka topic", param_hint="--to")
+    if isinstance(target, KafkaTarget):
+        bootstrap_servers, topic = target.bootstrap_servers, target.topic
     events: Iterable[Mapping[str, str]]
     if fake is not None:
         if loop:
@@ -114,11 +134,84 @@ def orders(
         if partitions is not None:  # `--count 0 --partitions N` prepares the topic only
             from kflow.data.produce import ProduceTarget, prepare_topic
 
-            target = ProduceTarget(bootstrap_servers=bootstrap_servers, topic=topic, key_field=key)
-            prepare_topic(target, partitions)
+            kafka = ProduceTarget(bootstrap_servers=bootstrap_servers, topic=topic, key_field=key)
+            prepare_topic(kafka, partitions)
         typer.echo("sent 0, acknowledged 0, failed 0")
         return
+    if not isinstance(target, KafkaTarget):
+        _run_broker(events, total, target, rate)
+        return
     _run(events, total, bootstrap_servers, topic, key, rate, partitions)
+
+
+def _progress(console: object, description: str, total: int | None) -> tuple[object, object]:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    assert isinstance(console, Console)
+    progress = Progress(
+        TextColumn("[bold]producing[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>8.1f} ev/s"),
+        TextColumn("{task.fields[failed]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    return progress, progress.add_task(description, total=total, rate=0.0, failed="")
+
+
+def _show(progress: object, task: object) -> Callable[[ProduceStats], None]:
+    def show(stats: ProduceStats) -> None:
+        seconds = stats.seconds
+        progress.update(  # type: ignore[attr-defined]
+            task,
+            completed=stats.acknowledged,
+            rate=stats.acknowledged / seconds if seconds > 0 else 0.0,
+            failed=f"[red]{stats.failed} failed[/]" if stats.failed else "",
+        )
+
+    return show
+
+
+def _finish(result: ProduceResult, where: str) -> None:
+    typer.echo(
+        f"sent {result.sent}, acknowledged {result.acknowledged}, failed {result.failed} "
+        f"to {where} in {result.seconds:.2f} s ({result.rate:.1f} ev/s)"
+    )
+    if result.first_error:
+        typer.echo(f"first failure: {result.first_error}", err=True)
+    if result.interrupted:
+        typer.echo("interrupted: stopped sending; every event sent was awaited", err=True)
+        raise typer.Exit(130)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def _run_broker(
+    events: Iterable[Mapping[str, str]], total: int | None, target: Target, rate: float
+) -> None:
+    from rich.console import Console
+
+    from kflow.data.brokers import produce_amqp, produce_mqtt
+    from kflow.data.targets import AmqpTarget, MqttTarget
+
+    progress, task = _progress(Console(stderr=True), target.describe(), total)
+    with progress:  # type: ignore[attr-defined]
+        if isinstance(target, AmqpTarget):
+            result = produce_amqp(events, target, rate=rate, on_progress=_show(progress, task))
+        else:
+            assert isinstance(target, MqttTarget)
+            result = produce_mqtt(events, target, rate=rate, on_progress=_show(progress, task))
+    _finish(result, target.describe())
 
 
 def _run(
@@ -131,15 +224,8 @@ def _run(
     partitions: int | None,
 ) -> None:
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
 
-    from kflow.data.produce import ProduceStats, ProduceTarget, prepare_topic, produce_events
+    from kflow.data.produce import ProduceTarget, prepare_topic, produce_events
 
     target = ProduceTarget(bootstrap_servers=bootstrap_servers, topic=topic, key_field=key)
     console = Console(stderr=True)
@@ -147,38 +233,7 @@ def _run(
         found = prepare_topic(target, partitions)
         if found != partitions:
             console.print(f"topic {topic} already exists with {found} partition(s)")
-    progress = Progress(
-        TextColumn("[bold]producing[/] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>8.1f} ev/s"),
-        TextColumn("{task.fields[failed]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
-    task = progress.add_task(topic, total=total, rate=0.0, failed="")
-
-    def show(stats: ProduceStats) -> None:
-        seconds = stats.seconds
-        progress.update(
-            task,
-            completed=stats.acknowledged,
-            rate=stats.acknowledged / seconds if seconds > 0 else 0.0,
-            failed=f"[red]{stats.failed} failed[/]" if stats.failed else "",
-        )
-
-    with progress:
-        result = produce_events(events, target, rate=rate, on_progress=show)
-    typer.echo(
-        f"sent {result.sent}, acknowledged {result.acknowledged}, failed {result.failed} "
-        f"to {topic} at {bootstrap_servers} in {result.seconds:.2f} s ({result.rate:.1f} ev/s)"
-    )
-    if result.first_error:
-        typer.echo(f"first failure: {result.first_error}", err=True)
-    if result.interrupted:
-        typer.echo("interrupted: stopped sending; every event sent was awaited", err=True)
-        raise typer.Exit(130)
-    if result.failed:
-        raise typer.Exit(1)
+    progress, task = _progress(console, topic, total)
+    with progress:  # type: ignore[attr-defined]
+        result = produce_events(events, target, rate=rate, on_progress=_show(progress, task))
+    _finish(result, f"{topic} at {bootstrap_servers}")
