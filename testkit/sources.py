@@ -37,7 +37,7 @@ def messages(prefix: str, count: int, keys: int = 0) -> list[Message]:
 class SourceKit:
     kind: str
     broker: str  # the devstack service
-    keyed: bool  # same-key messages run in order
+    unordered: str | None  # why the same-key case does not apply, if it does not
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -53,7 +53,7 @@ class SourceKit:
 
 
 class KafkaKit(SourceKit):
-    kind, broker, keyed = "kafka", "kafka", True
+    kind, broker, unordered = "kafka", "kafka", None
 
     def __init__(self, name: str, bootstrap: str) -> None:
         super().__init__(name)
@@ -79,7 +79,8 @@ class KafkaKit(SourceKit):
 
 
 class AmqpKit(SourceKit):
-    kind, broker, keyed = "amqp", "rabbitmq", False
+    kind, broker = "amqp", "rabbitmq"
+    unordered = "AMQP messages carry no key kflow orders by"
 
     def prepare(self) -> None:
         from testkit import amqp
@@ -109,7 +110,8 @@ class MqttKit(SourceKit):
     """The trigger's persistent session is made first (same client id), so what is
     published before kflow starts waits for it in the broker."""
 
-    kind, broker, keyed = "mqtt", "mosquitto", False
+    kind, broker = "mqtt", "mosquitto"
+    unordered = "kflow orders MQTT messages by topic: the kit's one topic runs in order"
 
     def _client(self, client_id: str) -> Any:
         import paho.mqtt.client as mqtt

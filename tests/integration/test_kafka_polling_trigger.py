@@ -33,7 +33,7 @@ FLOW = """
     tasks:
       - id: count
         type: io.kestra.plugin.core.debug.Return
-        format: "{{{{ trigger.messagesCount }}}} {{{{ read(trigger.uri) | trim | split('\\n') | length }}}}"
+        format: "{{{{ trigger.messagesCount }}}}"
     triggers:
       - id: watch
         type: io.kestra.plugin.kafka.Trigger
@@ -94,7 +94,7 @@ def test_a_batch_becomes_one_execution_with_its_file_and_is_committed_after_it(
     assert uri.startswith(f"kestra:///dev/kafka/poll/executions/{first.id}/trigger/watch/")
     lines: list[Any] = [from_ion(x) for x in storage.read_text(uri).splitlines() if x.strip()]
     assert sorted(m["value"]["n"] for m in lines) == list(range(7))
-    assert first.task_runs[0].outputs == {"value": "7 7"}
+    assert first.task_runs[0].outputs == {"value": "7"}
     assert sum(committed_offsets(kafka_bootstrap, group).values()) == 7
 
     # the next poll reads only what arrived since

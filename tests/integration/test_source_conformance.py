@@ -166,8 +166,8 @@ def test_back_pressure_holds_the_in_flight_bound(
 def test_same_key_messages_run_in_order(
     kit: SourceKit, store: tuple[str, Any], mongo_uri: str, tmp_path: Path
 ) -> None:
-    if not kit.keyed:
-        pytest.skip(f"{kit.kind} messages carry no key kflow orders by")
+    if kit.unordered:
+        pytest.skip(kit.unordered)
     database, _ = store
     kit.prepare()
     kit.publish(messages(kit.name, 60, keys=3))
