@@ -35,6 +35,8 @@ CATALOG_MODULES = (
     "kflow.catalog.kafka",
     "kflow.catalog.cassandra",
     "kflow.catalog.mongodb",
+    "kflow.catalog.amqp",
+    "kflow.catalog.mqtt",
 )
 
 

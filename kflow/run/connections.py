@@ -19,3 +19,7 @@ def close_connections() -> None:
         from kflow.connectors.mongodb import close_mongo_clients
 
         close_mongo_clients()
+    if "kflow.connectors.mqtt" in sys.modules:
+        from kflow.connectors.mqtt import close_publishers
+
+        close_publishers()
