@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from kflow.connectors.amqp import amqp_errors, error_line
 from kflow.connectors.masking import mask
+from kflow.engine.delivery import until_acknowledged
 from kflow.engine.execution import Execution
 from kflow.engine.states import State
 from kflow.errors import AmqpError
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 
     from kflow.plugins.amqp_trigger import RealtimeTrigger
 
-RETRY_INITIAL_S = 0.5
-RETRY_MAX_S = 10.0
 PUBLISH_TIMEOUT_S = 30.0
 
 
@@ -97,19 +96,14 @@ class AmqpDeadLetter:
         """Publish the copy and wait for the broker's confirm, retrying until it comes."""
         record = execution.trigger
         assert isinstance(record, AmqpMessage)
-        delay = RETRY_INITIAL_S
-        while True:
-            if not self.source.auto_ack and record.generation != self.source.generation:
-                return  # its delivery died with its channel: the broker delivers it again
-            try:
-                await self._send_once(execution, record)
-                self.sent += 1
-                return
-            except AmqpError:
-                if stopping is not None and stopping.is_set() and delay >= RETRY_MAX_S:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
+
+        def moot() -> bool:  # its delivery died with its channel: the broker delivers it again
+            return not self.source.auto_ack and record.generation != self.source.generation
+
+        if await until_acknowledged(
+            lambda: self._send_once(execution, record), stopping, moot=moot
+        ):
+            self.sent += 1
 
     async def _send_once(self, execution: Execution, record: AmqpMessage) -> None:
         address = self.source.settings.address

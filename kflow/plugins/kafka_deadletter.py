@@ -16,14 +16,11 @@ from typing import Any
 
 from kflow.connectors.kafka import bootstrap_address, kafka_errors
 from kflow.connectors.masking import mask
+from kflow.engine.delivery import until_acknowledged
 from kflow.engine.execution import Execution
-from kflow.errors import KafkaError
 from kflow.plugins.driver_futures import settle_from_thread
 from kflow.plugins.kafka import shared_producer
 from kflow.plugins.kafka_record import KafkaRecord
-
-RETRY_INITIAL_S = 0.5
-RETRY_MAX_S = 10.0
 
 
 def dead_letter_headers(execution: Execution) -> list[tuple[str, bytes | None]]:
@@ -71,17 +68,8 @@ class DeadLetterWriter:
 
     async def send(self, execution: Execution, stopping: asyncio.Event | None = None) -> None:
         """Write the record and wait for the acknowledgement, retrying until it is acked."""
-        delay = RETRY_INITIAL_S
-        while True:
-            try:
-                await self._send_once(execution)
-                self.sent += 1
-                return
-            except KafkaError:
-                if stopping is not None and stopping.is_set() and delay >= RETRY_MAX_S:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
+        await until_acknowledged(lambda: self._send_once(execution), stopping)
+        self.sent += 1
 
     async def _send_once(self, execution: Execution) -> None:
         loop = asyncio.get_running_loop()

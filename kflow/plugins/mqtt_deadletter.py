@@ -17,12 +17,9 @@ import dataclasses
 
 from kflow.connectors.masking import mask
 from kflow.connectors.mqtt import ConnectionSettings, publish_properties, shared_publisher
+from kflow.engine.delivery import until_acknowledged
 from kflow.engine.execution import Execution
-from kflow.errors import MqttError
 from kflow.plugins.mqtt_record import MqttMessage
-
-RETRY_INITIAL_S = 0.5
-RETRY_MAX_S = 10.0
 
 
 def dead_letter_user_properties(execution: Execution) -> list[tuple[str, str]]:
@@ -53,17 +50,8 @@ class MqttDeadLetter:
     async def send(self, execution: Execution, stopping: asyncio.Event | None = None) -> None:
         """Publish and wait for the PUBACK, retrying until there is one; raise MqttError once
         a stop was asked and retries reached their longest interval."""
-        delay = RETRY_INITIAL_S
-        while True:
-            try:
-                await self._send_once(execution)
-                self.sent += 1
-                return
-            except MqttError:
-                if stopping is not None and stopping.is_set() and delay >= RETRY_MAX_S:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
+        await until_acknowledged(lambda: self._send_once(execution), stopping)
+        self.sent += 1
 
     async def _send_once(self, execution: Execution) -> None:
         t = execution.trigger
