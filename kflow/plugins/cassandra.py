@@ -23,11 +23,8 @@ from kflow.plugins.templating import is_static
 
 
 def fetch_mode(props: Mapping[str, Any]) -> str:
-    """NONE, FETCH_ONE or FETCH; the deprecated booleans win, in Kestra's order."""
-    if props.get("fetchOne"):
-        return "FETCH_ONE"
-    if props.get("fetch") or props.get("store"):
-        return "FETCH"
+    """NONE, FETCH_ONE or FETCH (the deprecated booleans were folded into ``fetchType`` by
+    the catalog's check, ``kflow.catalog.cassandra.check_query``)."""
     mode = str(props.get("fetchType") or "NONE").upper()
     return "FETCH" if mode == "STORE" else mode  # STORE is served as FETCH (no file store)
 

@@ -89,10 +89,10 @@ def _heartbeat_silence(consumer: Any, now: float) -> float | None:
 
 
 def deserializer_names(props: Mapping[str, Any]) -> tuple[str, str]:
-    """Key and value deserializer names; one misplaced under ``serdeProperties`` is honoured."""
-    serde = props.get("serdeProperties") or {}
-    key = props.get("keyDeserializer") or serde.get("keyDeserializer") or "STRING"
-    value = props.get("valueDeserializer") or serde.get("valueDeserializer") or "STRING"
+    """Key and value deserializer names (one misplaced under ``serdeProperties`` was moved up
+    by the catalog's check, ``kflow.catalog.kafka.check_consumer``)."""
+    key = props.get("keyDeserializer") or "STRING"
+    value = props.get("valueDeserializer") or "STRING"
     return str(key).upper(), str(value).upper()
 
 
