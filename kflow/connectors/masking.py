@@ -30,6 +30,14 @@ def register_secret(value: str | None) -> None:
         _ordered = tuple(sorted(_secrets, key=len, reverse=True))
 
 
+def forget_secrets() -> None:
+    """Forget every registered secret (tests: each starts with none)."""
+    global _ordered
+    with _lock:
+        _secrets.clear()
+        _ordered = ()
+
+
 def mask(text: str) -> str:
     """Return ``text`` with every registered secret replaced by ``***``."""
     for secret in _ordered:
