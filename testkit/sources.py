@@ -39,6 +39,10 @@ class SourceKit:
     broker: str  # the devstack service
     unordered: str | None  # why the same-key case does not apply, if it does not
 
+    def field(self, name: str) -> str:
+        """The expression reading field ``name`` of a published message in the flow."""
+        return f"trigger.value.{name}"
+
     def __init__(self, name: str) -> None:
         self.name = name
 
@@ -178,9 +182,9 @@ def flow_yaml(kit: SourceKit, mongo_uri: str, database: str, collection: str, sl
             database: {database}
             collection: {collection}
             document:
-              mid: "{{{{ trigger.value.id }}}}"
-              k: "{{{{ trigger.value.k }}}}"
-              n: "{{{{ trigger.value.n }}}}"
+              mid: "{{{{ {kit.field("id")} }}}}"
+              k: "{{{{ {kit.field("k")} }}}}"
+              n: "{{{{ {kit.field("n")} }}}}"
         triggers:
     """)
     return head + textwrap.indent(textwrap.dedent(kit.trigger()).strip("\n"), "  ") + "\n"

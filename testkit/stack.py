@@ -6,8 +6,13 @@ whatever the block did (others may run tests on the same stack).
 Addresses of the message brokers, from the same ``KFLOW_*_PORT`` variables as
 ``devstack/stack`` (host 127.0.0.1): :func:`amqp_address` / :func:`amqp_url` (RabbitMQ,
 guest/guest, ``KFLOW_AMQP_PORT``, default 5672) and :func:`mqtt_address` (Mosquitto,
-anonymous, ``KFLOW_MQTT_PORT``, default 1883). Kafka, Cassandra and MongoDB addresses are
-the fixtures of ``tests/integration/conftest.py``.
+anonymous, ``KFLOW_MQTT_PORT``, default 1883), :func:`postgres_dsn` (PostgreSQL,
+``kflow``/``kflow``, database ``kflow``, ``KFLOW_POSTGRES_PORT``, default 5432),
+:func:`mysql_address` / :func:`mysql_dsn` (MariaDB, ``kflow``/``kflow``, database ``kflow``,
+``KFLOW_MYSQL_PORT``, default 3306), :func:`nats_url` (nats-server with JetStream,
+``KFLOW_NATS_PORT``, default 4222) and :func:`redis_url` (``KFLOW_REDIS_PORT``, default
+6379). Kafka, Cassandra and MongoDB addresses are the fixtures of
+``tests/integration/conftest.py``.
 """
 
 from __future__ import annotations
@@ -49,6 +54,38 @@ def amqp_url(user: str = "guest", password: str = "guest", vhost: str = "/") -> 
 def mqtt_address() -> tuple[str, int]:
     """Mosquitto's MQTT listener (anonymous): ``("127.0.0.1", $KFLOW_MQTT_PORT or 1883)``."""
     return HOST, _port("KFLOW_MQTT_PORT", 1883)
+
+
+def postgres_address() -> tuple[str, int]:
+    """PostgreSQL (``wal_level=logical``): ``("127.0.0.1", $KFLOW_POSTGRES_PORT or 5432)``."""
+    return HOST, _port("KFLOW_POSTGRES_PORT", 5432)
+
+
+def postgres_dsn(database: str = "kflow") -> str:
+    """``postgresql://kflow:kflow@127.0.0.1:5432/kflow``: a superuser with REPLICATION."""
+    host, port = postgres_address()
+    return f"postgresql://kflow:kflow@{host}:{port}/{database}"
+
+
+def mysql_address() -> tuple[str, int]:
+    """MariaDB (binlog ROW): ``("127.0.0.1", $KFLOW_MYSQL_PORT or 3306)``."""
+    return HOST, _port("KFLOW_MYSQL_PORT", 3306)
+
+
+def mysql_dsn(database: str = "kflow") -> str:
+    """``mysql://kflow:kflow@127.0.0.1:3306/kflow``: every privilege, replication included."""
+    host, port = mysql_address()
+    return f"mysql://kflow:kflow@{host}:{port}/{database}"
+
+
+def nats_url() -> str:
+    """nats-server with JetStream: ``nats://127.0.0.1:$KFLOW_NATS_PORT`` (default 4222)."""
+    return f"nats://{HOST}:{_port('KFLOW_NATS_PORT', 4222)}"
+
+
+def redis_url(db: int = 0) -> str:
+    """redis-server: ``redis://127.0.0.1:$KFLOW_REDIS_PORT/0`` (default port 6379)."""
+    return f"redis://{HOST}:{_port('KFLOW_REDIS_PORT', 6379)}/{db}"
 
 
 def stack(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -14,6 +14,10 @@ Fixtures for reuse:
 - ``mongo_uri``: ``"mongodb://127.0.0.1:27017/"``
 - ``amqp_url``: ``"amqp://guest:guest@127.0.0.1:5672/"`` (RabbitMQ, ``KFLOW_AMQP_PORT``)
 - ``mqtt_server``: ``"tcp://127.0.0.1:1883"`` (Mosquitto, ``KFLOW_MQTT_PORT``)
+- ``postgres_dsn``: ``"postgresql://kflow:kflow@127.0.0.1:5432/kflow"`` (``KFLOW_POSTGRES_PORT``)
+- ``mysql_dsn``: ``"mysql://kflow:kflow@127.0.0.1:3306/kflow"`` (MariaDB, ``KFLOW_MYSQL_PORT``)
+- ``nats_url``: ``"nats://127.0.0.1:4222"`` (JetStream on, ``KFLOW_NATS_PORT``)
+- ``redis_url``: ``"redis://127.0.0.1:6379/0"`` (``KFLOW_REDIS_PORT``)
 - ``unique_name``: ``unique_name("orders")`` gives a fresh name safe as a Kafka topic, a
   Cassandra keyspace or table, or a MongoDB database or collection
 - ``topic_name``, ``keyspace_name``, ``collection_name``: one fresh name per test
@@ -109,6 +113,38 @@ def mqtt_server() -> str:
     port = _port("KFLOW_MQTT_PORT", 1883)
     _require("Mosquitto", port)
     return f"tcp://{HOST}:{port}"
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    from testkit.stack import postgres_address, postgres_dsn
+
+    _require("PostgreSQL", postgres_address()[1])
+    return postgres_dsn()
+
+
+@pytest.fixture(scope="session")
+def mysql_dsn() -> str:
+    from testkit.stack import mysql_address, mysql_dsn
+
+    _require("MariaDB", mysql_address()[1])
+    return mysql_dsn()
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> str:
+    from testkit.stack import nats_url
+
+    _require("NATS", _port("KFLOW_NATS_PORT", 4222))
+    return nats_url()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    from testkit.stack import redis_url
+
+    _require("Redis", _port("KFLOW_REDIS_PORT", 6379))
+    return redis_url()
 
 
 @pytest.fixture
