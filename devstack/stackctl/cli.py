@@ -112,7 +112,12 @@ def _bring_up(service: Service, layout: Layout) -> Outcome:
             _refuse_busy_ports(service)  # again: another stack may have started meanwhile
             command = service.command(say)
             proc = procs.start(
-                command, service.log, service.pidfile, service.environment(), layout.root
+                command,
+                service.log,
+                service.pidfile,
+                service.environment(),
+                layout.root,
+                service.run_user(),
             )
             ports_file.write_text(wanted_ports + "\n")
             say(f"{service.name}: started pid {proc.pid}, waiting for it to answer")
@@ -257,10 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="devstack/stack",
         description="Run kflow's local Kafka, Cassandra, FerretDB (MongoDB wire protocol), "
-        "RabbitMQ and Mosquitto on 127.0.0.1. State lives in .devstack/ (or "
-        "$KFLOW_DEVSTACK_DIR). Every command takes service names (default: all).",
+        "RabbitMQ, Mosquitto, PostgreSQL, MariaDB, NATS (JetStream) and Redis on 127.0.0.1. "
+        "State lives in .devstack/ (or $KFLOW_DEVSTACK_DIR). Every command takes service "
+        "names (default: all).",
     )
-    names = "kafka, cassandra, mongo, rabbitmq, mosquitto"
+    names = "kafka, cassandra, mongo, rabbitmq, mosquitto, postgres, mariadb, nats, redis"
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="obtain, start and wait for the services")
     up.add_argument("services", nargs="*", help=f"only these ({names})")
@@ -268,11 +274,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     down.add_argument("services", nargs="*", help=f"only these ({names})")
     down.add_argument("--wipe", action="store_true", help="also delete their data")
     status = commands.add_parser("status", help="probe each service; exit 1 unless all healthy")
-    status.add_argument("services", nargs="*")
+    status.add_argument("services", nargs="*", help=f"only these ({names})")
     logs = commands.add_parser("logs", help="print (or follow) service logs")
-    logs.add_argument("services", nargs="*")
-    logs.add_argument("-f", "--follow", action="store_true")
-    logs.add_argument("-n", "--lines", type=int, default=100)
+    logs.add_argument("services", nargs="*", help=f"only these ({names})")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=int, default=100, help="lines of each log (100)")
     restart = commands.add_parser("restart", help="stop, then start again (data kept)")
     restart.add_argument("services", nargs="+", help=names)
     ctl = commands.add_parser(

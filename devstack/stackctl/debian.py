@@ -1,8 +1,10 @@
-"""Debian packages of the stack (RabbitMQ, Mosquitto): installed by ``up`` only when missing.
+"""Debian packages of the stack (RabbitMQ, Mosquitto, PostgreSQL, MariaDB, nats-server,
+Redis): installed by ``up`` only when missing.
 
 The packages are used for their programs only: the stack runs them as its own processes,
 with their state under the state directory. A package's own system service must not run
-(it would hold the ports, and Debian's RabbitMQ would start a second epmd), so:
+(it would hold the ports, and Debian's RabbitMQ would start a second epmd; PostgreSQL's
+would start the ``15/main`` cluster the package creates on 5432), so:
 
 - ``apt-get install`` runs with a ``/usr/sbin/policy-rc.d`` that refuses every start (written
   for the install and removed afterwards, unless the machine already has one: Docker images
@@ -48,6 +50,10 @@ RABBITMQ = Package(
     ("rabbitmq-server.service", "epmd.service", "epmd.socket"),
 )
 MOSQUITTO = Package("mosquitto", "/usr/sbin/mosquitto", ("mosquitto.service",))
+POSTGRES = Package("postgresql-15", "/usr/lib/postgresql/15/bin/postgres", ("postgresql.service",))
+MARIADB = Package("mariadb-server", "/usr/sbin/mariadbd", ("mariadb.service",))
+NATS = Package("nats-server", "/usr/sbin/nats-server", ("nats-server.service",))
+REDIS = Package("redis-server", "/usr/bin/redis-server", ("redis-server.service",))
 
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 _POLICY_TEXT = """#!/bin/sh
@@ -152,8 +158,9 @@ def _install(missing: list[Package], log: Path, say: Say) -> None:
     if apt is None:
         raise BuildError(
             f"{' '.join(p.name for p in missing)} not installed and apt-get not found: install "
-            "RabbitMQ 3.10+ and Mosquitto 2.0 with this system's package manager, with their "
-            "system services disabled"
+            "them (RabbitMQ 3.10+, Mosquitto 2.0, PostgreSQL 15, MariaDB 10.11, nats-server "
+            "2.9, Redis 7) with this system's package manager, with their system services "
+            "disabled"
         )
     names = [package.name for package in missing]
     say(f"packages: installing {' '.join(names)} with apt-get (first run only; log {log})")

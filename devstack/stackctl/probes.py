@@ -6,6 +6,10 @@ correctly; an open port alone is not enough. Standard library only.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import os
 import socket
 import struct
@@ -37,7 +41,7 @@ def _guard(probe: Callable[[socket.socket], str], host: str, port: int, timeout:
     sock = _connect(host, port, timeout)
     try:
         return probe(sock)
-    except (OSError, struct.error, IndexError, UnicodeDecodeError) as exc:
+    except (OSError, struct.error, IndexError, KeyError, ValueError) as exc:
         raise ProbeError(f"bad answer from {host}:{port}: {exc}") from exc
     finally:
         sock.close()
@@ -446,3 +450,300 @@ def epmd_names(host: str, port: int, timeout: float = 2.0) -> list[str]:
 
     text = _guard(probe, host, port, timeout)
     return [line.split()[1] for line in text.splitlines() if line.startswith("name ")]
+
+
+# --- PostgreSQL (frontend/backend protocol 3.0) --------------------------------------------
+
+
+def _pg_message(sock: socket.socket) -> tuple[bytes, bytes]:
+    kind = _recv_exact(sock, 1)
+    (size,) = struct.unpack(">i", _recv_exact(sock, 4))
+    return kind, _recv_exact(sock, size - 4)
+
+
+def _pg_send(sock: socket.socket, kind: bytes, body: bytes) -> None:
+    sock.sendall(kind + struct.pack(">i", 4 + len(body)) + body)
+
+
+def _pg_error(body: bytes) -> str:
+    """``SQLSTATE message`` of an ErrorResponse body (fields: code byte, C string)."""
+    fields = {item[:1]: item[1:].decode(errors="replace") for item in body.split(b"\0") if item}
+    return f"{fields.get(b'C', '?????')} {fields.get(b'M', 'no message')}"
+
+
+def _scram_sha256(sock: socket.socket, password: str, mechanisms: list[str], nonce: str) -> None:
+    """SCRAM-SHA-256 (RFC 5802/7677) as PostgreSQL speaks it: the user name is the startup
+    message's, so the SCRAM one is empty; no channel binding."""
+    if "SCRAM-SHA-256" not in mechanisms:
+        raise ProbeError(f"server offers SASL {mechanisms}, probe speaks SCRAM-SHA-256")
+    client_first_bare = f"n=,r={nonce}"
+    first = f"n,,{client_first_bare}".encode()
+    _pg_send(sock, b"p", b"SCRAM-SHA-256\0" + struct.pack(">i", len(first)) + first)
+    kind, body = _pg_message(sock)
+    if kind == b"E":
+        raise ProbeError(f"SCRAM refused: {_pg_error(body)}")
+    if kind != b"R" or struct.unpack_from(">i", body)[0] != 11:
+        raise ProbeError("expected AuthenticationSASLContinue")
+    server_first = body[4:].decode()
+    parts = dict(item.split("=", 1) for item in server_first.split(","))
+    if not parts["r"].startswith(nonce):
+        raise ProbeError("SCRAM server nonce does not extend ours")
+    salted = hashlib.pbkdf2_hmac(
+        "sha256", password.encode(), base64.b64decode(parts["s"]), int(parts["i"])
+    )
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    without_proof = f"c=biws,r={parts['r']}"
+    auth_message = f"{client_first_bare},{server_first},{without_proof}".encode()
+    signature = hmac.digest(hashlib.sha256(client_key).digest(), auth_message, "sha256")
+    proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+    final = f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
+    _pg_send(sock, b"p", final)
+    kind, body = _pg_message(sock)
+    if kind == b"E":
+        raise ProbeError(f"login refused: {_pg_error(body)}")
+    if kind != b"R" or struct.unpack_from(">i", body)[0] != 12:
+        raise ProbeError("expected AuthenticationSASLFinal")
+    server_key = hmac.digest(salted, b"Server Key", "sha256")
+    expected = base64.b64encode(hmac.digest(server_key, auth_message, "sha256")).decode()
+    if body[4:].decode() != f"v={expected}":
+        raise ProbeError("SCRAM server signature does not verify")
+
+
+def _pg_authenticate(sock: socket.socket, user: str, password: str) -> str:
+    """Answer the server's authentication requests until AuthenticationOk; the method used."""
+    method = "trust"
+    while True:
+        kind, body = _pg_message(sock)
+        if kind == b"E":
+            raise ProbeError(_pg_error(body))
+        if kind != b"R":
+            raise ProbeError(f"expected an authentication request, got message {kind!r}")
+        (code,) = struct.unpack_from(">i", body)
+        if code == 0:
+            return method
+        if code == 3:
+            method = "password"
+            _pg_send(sock, b"p", password.encode() + b"\0")
+        elif code == 5:
+            method = "md5"
+            inner = hashlib.md5((password + user).encode()).hexdigest().encode()
+            digest = hashlib.md5(inner + body[4:8]).hexdigest()
+            _pg_send(sock, b"p", b"md5" + digest.encode() + b"\0")
+        elif code == 10:
+            method = "scram-sha-256"
+            mechanisms = [m.decode() for m in body[4:].split(b"\0") if m]
+            _scram_sha256(sock, password, mechanisms, base64.b64encode(os.urandom(18)).decode())
+        else:
+            raise ProbeError(f"server asks for authentication method {code}, probe cannot")
+
+
+def postgres(
+    host: str,
+    port: int,
+    timeout: float = 5.0,
+    user: str = "kflow",
+    password: str = "kflow",
+    database: str = "kflow",
+) -> str:
+    """A startup message for ``user``/``database``, the password login the server asks for
+    (SCRAM-SHA-256, MD5 or cleartext), ReadyForQuery, then ``SHOW wal_level``."""
+
+    def probe(sock: socket.socket) -> str:
+        params = {"user": user, "database": database, "application_name": "kflow-devstack"}
+        body = struct.pack(">i", 196608)  # protocol 3.0
+        body += b"".join(f"{key}\0{value}\0".encode() for key, value in params.items()) + b"\0"
+        sock.sendall(struct.pack(">i", 4 + len(body)) + body)
+        method = _pg_authenticate(sock, user, password)
+        settings: dict[str, str] = {}
+        rows: list[str] = []
+        queried = False
+        while True:
+            kind, body = _pg_message(sock)
+            if kind == b"E":
+                raise ProbeError(_pg_error(body))
+            if kind == b"S":
+                name, value = body.split(b"\0")[:2]
+                settings[name.decode()] = value.decode()
+            elif kind == b"D":
+                (size,) = struct.unpack_from(">i", body, 2)
+                rows.append(body[6 : 6 + size].decode())
+            elif kind == b"Z":
+                if queried:
+                    break
+                _pg_send(sock, b"Q", b"SHOW wal_level\0")
+                queried = True
+        _pg_send(sock, b"X", b"")
+        version = settings.get("server_version", "?").split()[0]
+        wal_level = rows[0] if rows else "?"
+        return f"PostgreSQL {version}, {user} logged in ({method}), wal_level={wal_level}"
+
+    return _guard(probe, host, port, timeout)
+
+
+# --- MySQL client/server protocol (MariaDB) ------------------------------------------------
+
+_MYSQL_CAPS = 0x1 | 0x8 | 0x200 | 0x8000 | 0x80000  # long password, with db, 4.1, secure, plugin
+
+
+def _mysql_packet(sock: socket.socket) -> tuple[int, bytes]:
+    head = _recv_exact(sock, 4)
+    size = head[0] | head[1] << 8 | head[2] << 16
+    return head[3], _recv_exact(sock, size)
+
+
+def _mysql_send(sock: socket.socket, sequence: int, payload: bytes) -> None:
+    sock.sendall(struct.pack("<I", len(payload))[:3] + bytes([sequence & 0xFF]) + payload)
+
+
+def _mysql_error(payload: bytes) -> str:
+    (code,) = struct.unpack_from("<H", payload, 1)
+    message = payload[9:] if payload[3:4] == b"#" else payload[3:]
+    return f"error {code}: {message.decode(errors='replace')}"
+
+
+def _native_password(password: str, scramble: bytes) -> bytes:
+    """mysql_native_password: SHA1(password) XOR SHA1(scramble + SHA1(SHA1(password)))."""
+    if not password:
+        return b""
+    stage1 = hashlib.sha1(password.encode()).digest()
+    mix = hashlib.sha1(scramble + hashlib.sha1(stage1).digest()).digest()
+    return bytes(a ^ b for a, b in zip(stage1, mix, strict=True))
+
+
+def mysql(
+    host: str,
+    port: int,
+    timeout: float = 5.0,
+    user: str = "kflow",
+    password: str = "kflow",
+    database: str = "kflow",
+) -> str:
+    """The server greeting (handshake v10) and a mysql_native_password login of ``user`` to
+    ``database`` (following an auth switch if asked), then COM_QUIT."""
+
+    def probe(sock: socket.socket) -> str:
+        sequence, greeting = _mysql_packet(sock)
+        if greeting[0] == 0xFF:
+            raise ProbeError(f"server refused the connection: {_mysql_error(greeting)}")
+        if greeting[0] != 10:
+            raise ProbeError(f"greeting speaks protocol {greeting[0]}, not 10")
+        end = greeting.index(b"\0", 1)
+        version = greeting[1:end].decode()
+        pos = end + 1 + 4  # connection id
+        scramble = greeting[pos : pos + 8]
+        pos += 8 + 1 + 2 + 1 + 2 + 2  # filler, caps low, charset, status, caps high
+        scramble_size = greeting[pos]
+        pos += 1 + 10
+        scramble += greeting[pos : pos + max(13, scramble_size - 8) - 1]
+        response = struct.pack("<IIB", _MYSQL_CAPS, 1 << 24, 45) + b"\0" * 23
+        auth = _native_password(password, scramble)
+        response += user.encode() + b"\0" + bytes([len(auth)]) + auth
+        response += database.encode() + b"\0" + b"mysql_native_password\0"
+        _mysql_send(sock, sequence + 1, response)
+        sequence, answer = _mysql_packet(sock)
+        if answer[0] == 0xFE:  # auth switch request: plugin name, then its scramble
+            plugin, _, data = answer[1:].partition(b"\0")
+            if plugin != b"mysql_native_password":
+                raise ProbeError(f"server asks for auth plugin {plugin.decode()}")
+            _mysql_send(sock, sequence + 1, _native_password(password, data.rstrip(b"\0")))
+            sequence, answer = _mysql_packet(sock)
+        if answer[0] == 0xFF:
+            raise ProbeError(f"login refused: {_mysql_error(answer)}")
+        if answer[0] != 0x00:
+            raise ProbeError(f"expected an OK packet after login, got 0x{answer[0]:02x}")
+        _mysql_send(sock, 0, b"\x01")  # COM_QUIT
+        # MariaDB prefixes its version with "5.5.5-" for old replication clients.
+        return f"{version.removeprefix('5.5.5-')}, {user} logged in to {database}"
+
+    return _guard(probe, host, port, timeout)
+
+
+# --- NATS (client protocol) ----------------------------------------------------------------
+
+
+class _Lines:
+    """CRLF-terminated lines and sized payloads from a socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ProbeError("connection closed by the server")
+        self.buffer += chunk
+
+    def line(self) -> str:
+        while b"\r\n" not in self.buffer:
+            self._fill()
+        line, _, rest = bytes(self.buffer).partition(b"\r\n")
+        self.buffer = bytearray(rest)
+        return line.decode(errors="replace")
+
+    def payload(self, size: int) -> bytes:
+        while len(self.buffer) < size + 2:
+            self._fill()
+        data = bytes(self.buffer[:size])
+        del self.buffer[: size + 2]
+        return data
+
+
+def nats(host: str, port: int, timeout: float = 5.0) -> str:
+    """INFO (must say ``jetstream: true``), CONNECT + PING answered by PONG, then a JetStream
+    ``$JS.API.INFO`` request answered with the account's info."""
+
+    def probe(sock: socket.socket) -> str:
+        lines = _Lines(sock)
+        first = lines.line()
+        if not first.startswith("INFO "):
+            raise ProbeError(f"expected INFO, got {first[:80]!r}")
+        info = json.loads(first[5:])
+        if not info.get("jetstream"):
+            raise ProbeError(f"nats-server {info.get('version')} runs without JetStream")
+        connect = {"verbose": False, "pedantic": False, "name": "kflow-devstack", "lang": "py"}
+        inbox = f"_INBOX.kflow-devstack.{os.getpid()}"
+        sock.sendall(f"CONNECT {json.dumps(connect)}\r\nPING\r\n".encode())
+        answer = lines.line()
+        if answer != "PONG":
+            raise ProbeError(f"expected PONG, got {answer[:120]!r}")
+        sock.sendall(f"SUB {inbox} 1\r\nPUB $JS.API.INFO {inbox} 0\r\n\r\n".encode())
+        while True:
+            line = lines.line()
+            if line == "PING":
+                sock.sendall(b"PONG\r\n")
+                continue
+            if line.startswith("-ERR"):
+                raise ProbeError(f"server error: {line}")
+            if line.startswith("MSG "):
+                reply = json.loads(lines.payload(int(line.split()[-1])))
+                break
+        if "error" in reply:
+            raise ProbeError(f"JetStream account info failed: {reply['error']}")
+        streams = reply.get("streams", "?")
+        return f"nats-server {info.get('version')}, JetStream on ({streams} streams)"
+
+    return _guard(probe, host, port, timeout)
+
+
+# --- Redis (RESP) --------------------------------------------------------------------------
+
+
+def redis(host: str, port: int, timeout: float = 5.0) -> str:
+    """PING answered by +PONG, then ``INFO server`` for the version."""
+
+    def probe(sock: socket.socket) -> str:
+        lines = _Lines(sock)
+        sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+        answer = lines.line()
+        if answer != "+PONG":  # -LOADING while the append-only file is replayed
+            raise ProbeError(f"PING answered {answer[:120]!r}")
+        sock.sendall(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+        head = lines.line()
+        if not head.startswith("$"):
+            raise ProbeError(f"INFO answered {head[:120]!r}")
+        text = lines.payload(int(head[1:])).decode(errors="replace")
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        return f"Redis {fields.get('redis_version', '?')}, PING answered PONG"
+
+    return _guard(probe, host, port, timeout)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -83,10 +84,17 @@ def rotate(log: Path, keep: int = 3) -> None:
 
 
 def start(
-    command: Sequence[str], log: Path, pidfile: Path, env: dict[str, str], cwd: Path
+    command: Sequence[str],
+    log: Path,
+    pidfile: Path,
+    env: dict[str, str],
+    cwd: Path,
+    user: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``command`` detached from this terminal, output appended to ``log``."""
+    """Start ``command`` detached from this terminal, output appended to ``log``; as the
+    system ``user`` (with its primary group only) if given, which needs root."""
     rotate(log)
+    entry = pwd.getpwnam(user) if user is not None else None
     with log.open("ab") as out:
         proc = subprocess.Popen(
             list(command),
@@ -96,6 +104,9 @@ def start(
             env=env,
             cwd=cwd,
             start_new_session=True,
+            user=entry.pw_uid if entry else None,
+            group=entry.pw_gid if entry else None,
+            extra_groups=[] if entry else None,
         )
     pidfile.write_text(f"{proc.pid}\n")
     return proc
@@ -141,8 +152,9 @@ def leftovers(pidfile: Path, marker: str) -> list[int]:
     return _group_members(recorded, marker)
 
 
-def stop(pidfile: Path, marker: str, timeout: float) -> int | None:
-    """Stop the process of ``pidfile`` and what it started: SIGTERM to the recorded process
+def stop(pidfile: Path, marker: str, timeout: float, signum: int = signal.SIGTERM) -> int | None:
+    """Stop the process of ``pidfile`` and what it started: ``signum`` (SIGTERM unless the
+    server wants another, say SIGINT for PostgreSQL's fast shutdown) to the recorded process
     (or, if it has gone, to the members of its process group that are still ours), then
     SIGKILL to all of them after ``timeout`` seconds.
 
@@ -163,7 +175,7 @@ def stop(pidfile: Path, marker: str, timeout: float) -> int | None:
         first = [recorded] if recorded in targets else targets
         for pid in first:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signum)
         deadline = time.monotonic() + timeout
         while alive() and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -10,7 +10,10 @@ import hashlib
 import os
 import pwd
 import shutil
+import signal
+import stat
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -71,10 +74,34 @@ class Service:
     stop_timeout = 30.0
     packages: tuple[debian.Package, ...] = ()
     """Debian packages providing the server's programs; ``build`` installs the missing ones."""
+    system_user = ""
+    """For servers that refuse to run as root (PostgreSQL, MariaDB): when the stack runs as
+    root, the server runs as this Debian system user, which owns its data directory."""
+    stop_signal = signal.SIGTERM
+    """What asks the server for a clean shutdown."""
 
     def __init__(self, layout: Layout, ports: Ports) -> None:
-        self.layout = layout
+        self.layout = self._reachable(layout)
         self.ports = ports
+
+    def _reachable(self, layout: Layout) -> Layout:
+        """``layout``, or, when the server runs as a system user that cannot enter the state
+        directory (a clone under root's 0700 home), a state directory of its own under the
+        temporary directory, named after the real one so every command finds it."""
+        if not self.system_user or os.geteuid() != 0:
+            return layout
+        try:
+            entry = pwd.getpwnam(self.system_user)
+        except KeyError:
+            return layout  # run_user() says what is missing
+        if _reaches(entry, layout.root):
+            return layout
+        digest = hashlib.sha256(str(layout.root).encode()).hexdigest()[:10]
+        moved = Layout(root=Path(tempfile.gettempdir()) / f"kflow-devstack-{digest}")
+        moved.make_dirs()
+        for path in (moved.root, *moved.root.iterdir()):
+            path.chmod(0o755)
+        return moved
 
     @property
     def port(self) -> int:
@@ -92,6 +119,11 @@ class Service:
     @property
     def log(self) -> Path:
         return self.layout.log(self.name)
+
+    @property
+    def init_log(self) -> Path:
+        """Output of the steps that make a new data directory (initdb and the like)."""
+        return self.layout.log(f"{self.name}-init")
 
     @property
     def pidfile(self) -> Path:
@@ -113,7 +145,20 @@ class Service:
 
     def stop(self) -> int | None:
         """Stop what ``up`` started for this service; the pid stopped, or None."""
-        return procs.stop(self.pidfile, self.marker, self.stop_timeout)
+        return procs.stop(self.pidfile, self.marker, self.stop_timeout, self.stop_signal)
+
+    def run_user(self) -> str | None:
+        """The system user the server runs as, or None for the stack's own user."""
+        if not self.system_user or os.geteuid() != 0:
+            return None
+        try:
+            pwd.getpwnam(self.system_user)
+        except KeyError:
+            raise ServiceError(
+                f"{self.name} refuses to run as root and there is no {self.system_user} user "
+                "(its Debian package makes it); run the stack as an unprivileged user"
+            ) from None
+        return self.system_user
 
     def command(self, say: Say) -> list[str]:
         """Write configuration, prepare data, and return the command that runs the server."""
@@ -543,6 +588,437 @@ class Mosquitto(Service):
         return probes.mqtt(HOST, self.port, timeout)
 
 
+def _reaches(entry: pwd.struct_passwd, path: Path) -> bool:
+    """True when the user of ``entry`` may enter every directory above ``path``."""
+    for parent in path.resolve().parents:
+        info = parent.stat()
+        if not (
+            info.st_mode & stat.S_IXOTH
+            or (info.st_uid == entry.pw_uid and info.st_mode & stat.S_IXUSR)
+            or (info.st_gid == entry.pw_gid and info.st_mode & stat.S_IXGRP)
+        ):
+            return False
+    return True
+
+
+def _check_reachable(user: str, path: Path) -> None:
+    """ServiceError unless ``user`` may enter every directory above ``path``."""
+    if not _reaches(pwd.getpwnam(user), path):
+        raise ServiceError(
+            f"the server runs as {user} (it refuses root), which cannot reach {path}: "
+            "set KFLOW_DEVSTACK_DIR to a directory it can reach"
+        )
+
+
+def _give_to(user: str | None, *paths: Path) -> None:
+    """Make ``paths`` (recursively) ``user``'s, having checked it can reach them."""
+    if user is None:
+        return
+    entry = pwd.getpwnam(user)
+    for path in paths:
+        _check_reachable(user, path)
+        os.lchown(path, entry.pw_uid, entry.pw_gid)
+        for root, dirs, files in os.walk(path):
+            for name in [root, *(os.path.join(root, item) for item in dirs + files)]:
+                os.lchown(name, entry.pw_uid, entry.pw_gid)
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _check_owner(path: Path, user: str | None) -> None:
+    """A data directory is used only by the user it belongs to (PostgreSQL insists)."""
+    uid = pwd.getpwnam(user).pw_uid if user else os.geteuid()
+    owner = path.stat().st_uid
+    if owner != uid:
+        raise ServiceError(
+            f"{path} belongs to {_user_name(owner)}, but the server would run as "
+            f"{_user_name(uid)} (as root the stack runs it as its system user, otherwise as "
+            "you): `chown -R` it, or `devstack/stack down --wipe` to start afresh"
+        )
+
+
+def _run_step(
+    what: str, command: list[str], log: Path, user: str | None, cwd: Path, stdin: str = ""
+) -> str:
+    """Run a preparation step (initdb, mariadb-install-db) as ``user``, its output appended to
+    ``log``; ServiceError with the output's end if it fails."""
+    entry = pwd.getpwnam(user) if user is not None else None
+    result = subprocess.run(
+        command,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+        timeout=300,
+        user=entry.pw_uid if entry else None,
+        group=entry.pw_gid if entry else None,
+        extra_groups=[] if entry else None,
+    )
+    output = result.stdout + result.stderr
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(command)}\n{output}\n")
+    if result.returncode != 0:
+        raise ServiceError(f"{what} failed (exit {result.returncode}):\n{output[-3000:]}")
+    return output
+
+
+def _processes_in(directory: Path) -> set[int]:
+    """Pids whose working directory is ``directory`` (the ones this user may look at)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(os.readlink(entry / "cwd")) == directory:
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _fresh_dir(path: Path, user: str | None) -> Path:
+    """An empty directory (what an interrupted earlier attempt left is removed), ``user``'s."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(mode=0o700, parents=True)
+    _give_to(user, path)
+    return path
+
+
+class Postgres(Service):
+    """PostgreSQL 15 (Debian's ``postgresql-15``), one cluster with ``wal_level=logical``.
+
+    The first start runs initdb into a scratch directory (``data/.initdb-postgres``) with
+    ``kflow`` (password ``kflow``) as the bootstrap superuser, so it has SUPERUSER,
+    REPLICATION and LOGIN, creates the
+    ``kflow`` database in single-user mode, and only then moves the directory into place:
+    a data directory exists only once it is complete. PostgreSQL refuses to run as root; as
+    root the stack runs it (and initdb) as the ``postgres`` system user.
+    """
+
+    name = "postgres"
+    start_timeout = 60.0
+    stop_timeout = 60.0
+    packages = (debian.POSTGRES,)
+    system_user = "postgres"
+    stop_signal = signal.SIGINT  # fast shutdown: ends sessions, checkpoints, keeps slots
+    user = "kflow"
+    password = "kflow"
+    database = "kflow"
+
+    @property
+    def port(self) -> int:
+        return self.ports.postgres
+
+    @property
+    def bin(self) -> Path:
+        return Path(debian.POSTGRES.program).parent
+
+    @property
+    def config(self) -> Path:
+        return self.layout.conf / "postgresql.conf"
+
+    @property
+    def socket_dir(self) -> Path:
+        """Where the server puts its Unix socket (``psql -h`` this directory)."""
+        return self.layout.run / "postgres"
+
+    @property
+    def marker(self) -> str:
+        return f"config_file={self.config}"
+
+    def _initdb(self, data: Path, user: str | None, say: Say) -> None:
+        say(f"postgres: initdb into {data} (first start)")
+        fresh = _fresh_dir(data.with_name(".initdb-postgres"), user)
+        pwfile = self.layout.tmp / "postgres.pwfile"
+        pwfile.write_text(self.password + "\n")
+        pwfile.chmod(0o600)
+        _give_to(user, pwfile)
+        try:
+            _run_step(
+                "initdb",
+                [
+                    str(self.bin / "initdb"),
+                    "--pgdata",
+                    str(fresh),
+                    "--username",
+                    self.user,
+                    "--pwfile",
+                    str(pwfile),
+                    "--auth=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-instructions",
+                ],
+                self.init_log,
+                user,
+                fresh,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        # Single-user mode: no listener, no password; one statement per line.
+        output = _run_step(
+            "creating the kflow database",
+            [str(self.bin / "postgres"), "--single", "-D", str(fresh), "postgres"],
+            self.init_log,
+            user,
+            fresh,
+            stdin=f"CREATE DATABASE {self.database} OWNER {self.user}\n",
+        )
+        if "ERROR:" in output:
+            raise ServiceError(f"creating the kflow database failed:\n{output[-2000:]}")
+        fresh.rename(data)
+
+    def command(self, say: Say) -> list[str]:
+        data = self.layout.data_dir(self.name)
+        user = self.run_user()
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.chmod(0o755)
+        _give_to(user, self.socket_dir)
+        hba = _render("pg_hba.conf", self.layout.conf / "pg_hba.conf")
+        _render(
+            "postgresql.conf",
+            self.config,
+            port=self.port,
+            socket_dir=self.socket_dir,
+            hba_file=hba,
+        )
+        for path in (hba, self.config):
+            path.chmod(0o644)
+        if user is not None:
+            _check_reachable(user, self.config)
+        if data.exists() and not (data / "PG_VERSION").exists():
+            if any(data.iterdir()):
+                raise ServiceError(f"{data} is not a PostgreSQL data directory; move it away")
+            data.rmdir()
+        if not data.exists():
+            self._initdb(data, user, say)
+        _check_owner(data, user)
+        self._wait_for_old_processes(data, say)
+        return [str(self.bin / "postgres"), "-D", str(data), "-c", self.marker]
+
+    def _wait_for_old_processes(self, data: Path, say: Say, timeout: float = 15.0) -> None:
+        """After a ``kill -9``, wait until the old postmaster is gone (its pid, recorded in
+        ``postmaster.pid``, reaped) and its children have left (each one's working directory
+        is the data directory): until then PostgreSQL refuses to start on it."""
+        deadline = time.monotonic() + timeout
+        said = False
+        while True:
+            old = _processes_in(data)
+            try:
+                recorded = int((data / "postmaster.pid").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                recorded = 0
+            if recorded and Path(f"/proc/{recorded}").exists():
+                old.add(recorded)
+            if not old:
+                return
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    f"pids {', '.join(map(str, sorted(old)))} still run in {data} (a server "
+                    "this stack did not start, or the remains of a killed one); stop them first"
+                )
+            if not said:
+                say(f"postgres: waiting for the old server's pids {sorted(old)} to exit")
+                said = True
+            time.sleep(0.2)
+
+    def probe(self, timeout: float = 5.0) -> str:
+        return probes.postgres(HOST, self.port, timeout, self.user, self.password, self.database)
+
+
+class MariaDB(Service):
+    """MariaDB 10.11 (Debian's ``mariadb-server``) with a ROW binary log, GTIDs, server id 1.
+
+    ``--no-defaults``: nothing of ``/etc/mysql`` is read, every setting is on the command
+    line. The first start runs mariadb-install-db into a scratch directory
+    (``data/.install-mariadb``) with an extra SQL
+    file that creates ``kflow``@``%`` (password ``kflow``, ALL PRIVILEGES ON *.* WITH GRANT
+    OPTION, which includes REPLICATION SLAVE, REPLICATION CLIENT and BINLOG MONITOR) and the
+    ``kflow`` database, then moves it into place. As root, the server runs as the ``mysql``
+    system user.
+    """
+
+    name = "mariadb"
+    start_timeout = 60.0
+    stop_timeout = 60.0
+    packages = (debian.MARIADB,)
+    system_user = "mysql"
+    user = "kflow"
+    password = "kflow"
+    database = "kflow"
+
+    @property
+    def port(self) -> int:
+        return self.ports.mysql
+
+    @property
+    def data(self) -> Path:
+        return self.layout.data_dir(self.name)
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.layout.run / "mariadb"
+
+    @property
+    def socket(self) -> Path:
+        """The server's Unix socket (``mariadb -S`` this file)."""
+        return self.socket_dir / "mariadbd.sock"
+
+    @property
+    def marker(self) -> str:
+        return f"--datadir={self.data}"
+
+    def _settings(self) -> list[str]:
+        """Options shared by the install step and the server (charset as Debian sets it)."""
+        return [
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_general_ci",
+            "--skip-name-resolve",
+        ]
+
+    def _install(self, user: str | None, say: Say) -> None:
+        say(f"mariadb: mariadb-install-db into {self.data} (first start)")
+        # Not a name that starts with the data dir's: that is the server's marker.
+        fresh = _fresh_dir(self.data.with_name(".install-mariadb"), user)
+        grants = self.layout.tmp / "mariadb-init.sql"
+        grants.write_text(
+            # The install step runs with --skip-grant-tables; this loads them for what follows.
+            "FLUSH PRIVILEGES;\n"
+            f"CREATE USER IF NOT EXISTS '{self.user}'@'%' IDENTIFIED BY '{self.password}';\n"
+            f"GRANT ALL PRIVILEGES ON *.* TO '{self.user}'@'%' WITH GRANT OPTION;\n"
+            f"CREATE DATABASE IF NOT EXISTS {self.database} CHARACTER SET utf8mb4;\n"
+            # Anonymous accounts would match 'localhost' before kflow@'%' does.
+            "DELETE FROM mysql.global_priv WHERE User = '';\n"
+            # Entries for this machine's host name, which --skip-name-resolve ignores (noisily).
+            "DELETE FROM mysql.proxies_priv WHERE Host NOT IN ('localhost', '%');\n"
+            "FLUSH PRIVILEGES;\n"
+        )
+        grants.chmod(0o644)
+        install = Path(debian.MARIADB.program).parent.parent / "bin" / "mariadb-install-db"
+        # As root the script itself switches to --user; so it runs as root here.
+        _run_step(
+            "mariadb-install-db",
+            [
+                str(install),
+                "--no-defaults",
+                f"--datadir={fresh}",
+                *([f"--user={user}"] if user else []),
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+                f"--extra-file={grants}",
+                *self._settings(),
+            ],
+            self.init_log,
+            None,
+            self.layout.tmp,
+        )
+        grants.unlink(missing_ok=True)
+        fresh.rename(self.data)
+
+    def command(self, say: Say) -> list[str]:
+        user = self.run_user()
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.chmod(0o755)
+        _give_to(user, self.socket_dir)
+        if self.data.exists() and not (self.data / "mysql").is_dir():
+            if any(self.data.iterdir()):
+                raise ServiceError(f"{self.data} is not a MariaDB data directory; move it away")
+            self.data.rmdir()
+        if not self.data.exists():
+            self._install(user, say)
+        _check_owner(self.data, user)
+        return [
+            debian.MARIADB.program,
+            "--no-defaults",
+            self.marker,
+            f"--port={self.port}",
+            f"--bind-address={HOST}",
+            f"--socket={self.socket}",
+            f"--pid-file={self.socket_dir / 'mariadbd.pid'}",
+            *self._settings(),
+            "--log-bin=mariadb-bin",
+            "--binlog-format=ROW",
+            "--binlog-row-image=FULL",
+            "--server-id=1",
+            "--binlog-expire-logs-seconds=604800",
+            "--innodb-buffer-pool-size=128M",
+        ]
+
+    def probe(self, timeout: float = 5.0) -> str:
+        return probes.mysql(HOST, self.port, timeout, self.user, self.password, self.database)
+
+
+class Nats(Service):
+    """nats-server (Debian's ``nats-server``) with JetStream, its store in the data dir."""
+
+    name = "nats"
+    start_timeout = 30.0
+    stop_timeout = 30.0
+    packages = (debian.NATS,)
+    stop_signal = signal.SIGINT  # as the package's unit does; flushes the JetStream store
+
+    @property
+    def port(self) -> int:
+        return self.ports.nats
+
+    @property
+    def marker(self) -> str:
+        return f"-sd {self.layout.data_dir(self.name)}"
+
+    def command(self, say: Say) -> list[str]:
+        data = self.layout.data_dir(self.name)
+        data.mkdir(parents=True, exist_ok=True)
+        return [
+            debian.NATS.program,
+            "-a",
+            HOST,
+            "-p",
+            str(self.port),
+            "-n",
+            "kflow-devstack",
+            "-js",
+            *self.marker.split(" ", 1),
+        ]
+
+    def probe(self, timeout: float = 5.0) -> str:
+        return probes.nats(HOST, self.port, timeout)
+
+
+class Redis(Service):
+    """redis-server 7 (Debian's ``redis-server``), append-only file fsynced on every write."""
+
+    name = "redis"
+    start_timeout = 30.0
+    stop_timeout = 30.0
+    packages = (debian.REDIS,)
+
+    @property
+    def port(self) -> int:
+        return self.ports.redis
+
+    @property
+    def config(self) -> Path:
+        return self.layout.conf / "redis.conf"
+
+    @property
+    def marker(self) -> str:
+        return str(self.config)
+
+    def command(self, say: Say) -> list[str]:
+        data = self.layout.data_dir(self.name)
+        data.mkdir(parents=True, exist_ok=True)
+        _render("redis.conf", self.config, port=self.port, data_dir=data)
+        return [debian.REDIS.program, str(self.config)]
+
+    def probe(self, timeout: float = 5.0) -> str:
+        return probes.redis(HOST, self.port, timeout)
+
+
 def all_services(layout: Layout, ports: Ports) -> list[Service]:
     return [
         Kafka(layout, ports),
@@ -550,4 +1026,8 @@ def all_services(layout: Layout, ports: Ports) -> list[Service]:
         Mongo(layout, ports),
         RabbitMQ(layout, ports),
         Mosquitto(layout, ports),
+        Postgres(layout, ports),
+        MariaDB(layout, ports),
+        Nats(layout, ports),
+        Redis(layout, ports),
     ]

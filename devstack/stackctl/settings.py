@@ -45,6 +45,10 @@ class Ports:
     rabbitmq_dist: int  # KFLOW_RABBITMQ_DIST_PORT
     rabbitmq_epmd: int  # KFLOW_RABBITMQ_EPMD_PORT
     mqtt: int  # KFLOW_MQTT_PORT
+    postgres: int  # KFLOW_POSTGRES_PORT
+    mysql: int  # KFLOW_MYSQL_PORT
+    nats: int  # KFLOW_NATS_PORT
+    redis: int  # KFLOW_REDIS_PORT
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -60,6 +64,10 @@ class Ports:
             # Erlang/RabbitMQ (Debian's erlang-base enables an epmd.socket on 4369).
             rabbitmq_epmd=_port("KFLOW_RABBITMQ_EPMD_PORT", 14369),
             mqtt=_port("KFLOW_MQTT_PORT", 1883),
+            postgres=_port("KFLOW_POSTGRES_PORT", 5432),
+            mysql=_port("KFLOW_MYSQL_PORT", 3306),
+            nats=_port("KFLOW_NATS_PORT", 4222),
+            redis=_port("KFLOW_REDIS_PORT", 6379),
         )
 
 
