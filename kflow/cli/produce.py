@@ -48,8 +48,11 @@ def orders(
             "--to",
             metavar="URL",
             help="Where to send instead of -b/-t: kafka://HOST:PORT/TOPIC, "
-            "amqp://USER:PASS@HOST[:PORT][/VHOST]/QUEUE (a durable queue, persistent messages, "
-            "publisher confirms) or mqtt://HOST[:PORT]/TOPIC (QoS 1).",
+            "amqp://USER:PASS@HOST[:PORT]\\[/VHOST]/QUEUE (a durable queue, persistent messages, "
+            "publisher confirms), mqtt://HOST[:PORT]/TOPIC (QoS 1), or "
+            "postgres://USER:PASS@HOST[:PORT]/DB?table=orders and mysql://USER:PASS@HOST[:PORT]/DB"
+            "?table=orders (rows of a table created if missing; a row with the same key, "
+            "&key=order_id by default, is updated, not duplicated).",
         ),
     ] = None,
     rate: Annotated[
@@ -202,11 +205,16 @@ def _run_broker(
     from rich.console import Console
 
     from kflow.data.brokers import produce_amqp, produce_mqtt
+    from kflow.data.tables import TableTarget
     from kflow.data.targets import AmqpTarget, MqttTarget
 
     progress, task = _progress(Console(stderr=True), target.describe(), total)
     with progress:  # type: ignore[attr-defined]
-        if isinstance(target, AmqpTarget):
+        if isinstance(target, TableTarget):
+            from kflow.data.tables import produce_rows
+
+            result = produce_rows(events, target, rate=rate, on_progress=_show(progress, task))
+        elif isinstance(target, AmqpTarget):
             result = produce_amqp(events, target, rate=rate, on_progress=_show(progress, task))
         else:
             assert isinstance(target, MqttTarget)

@@ -5,6 +5,8 @@
   published to through the default exchange; a vhost other than ``/`` comes before it,
   percent-encoded as in AMQP URIs: ``%2F`` is ``/``)
 - ``mqtt://[user:password@]host[:port]/topic/levels`` (QoS 1)
+- ``postgres://user:password@host[:port]/database?table=orders`` and ``mysql://...`` (rows
+  upserted into a table, see ``kflow.data.tables``)
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from kflow.data.tables import TableTarget
 from kflow.errors import UsageError
 
 __all__ = ["AmqpTarget", "KafkaTarget", "MqttTarget", "Target", "parse_target"]
@@ -48,7 +51,7 @@ class MqttTarget:
         return f"mqtt {self.topic} at {self.host}:{self.port}"
 
 
-Target = KafkaTarget | AmqpTarget | MqttTarget
+Target = KafkaTarget | AmqpTarget | MqttTarget | TableTarget
 
 
 def parse_target(url: str) -> Target:
@@ -56,6 +59,10 @@ def parse_target(url: str) -> Target:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     path = parts.path.lstrip("/")
+    if scheme in ("postgres", "postgresql", "mysql", "mariadb"):
+        from kflow.data.tables import parse_table_target
+
+        return parse_table_target(url)
     if scheme not in ("kafka", "amqp", "mqtt"):
         raise UsageError(f"--to {url!r}: expected kafka://, amqp:// or mqtt://")
     if not parts.hostname:

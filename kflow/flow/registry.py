@@ -37,6 +37,7 @@ CATALOG_MODULES = (
     "kflow.catalog.mongodb",
     "kflow.catalog.amqp",
     "kflow.catalog.mqtt",
+    "kflow.catalog.jdbc",
     "kflow.catalog.debezium",
 )
 

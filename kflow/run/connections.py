@@ -19,6 +19,10 @@ def close_connections() -> None:
         from kflow.connectors.mongodb import close_mongo_clients
 
         close_mongo_clients()
+    if "kflow.connectors.jdbc" in sys.modules:
+        from kflow.connectors.jdbc import close_jdbc_pools
+
+        close_jdbc_pools()
     if "kflow.connectors.mqtt" in sys.modules:
         from kflow.connectors.mqtt import close_publishers
 
