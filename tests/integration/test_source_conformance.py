@@ -22,7 +22,7 @@ from testkit.sources import AmqpKit, KafkaKit, MqttKit, SourceKit, flow_yaml, me
 from testkit.stack import fresh_database, restart
 from testkit.waiting import wait_until
 
-KINDS = ["kafka", "amqp", "mqtt"]
+KINDS = ["kafka", "amqp", "mqtt", "redis"]
 
 
 @pytest.fixture(params=KINDS)
@@ -33,6 +33,11 @@ def kit(request: pytest.FixtureRequest, unique_name: Callable[[str], str]) -> So
     if request.param == "amqp":
         request.getfixturevalue("amqp_url")
         return AmqpKit(name)
+    if request.param == "redis":
+        from testkit.redis import RedisKit
+
+        request.getfixturevalue("redis_url")
+        return RedisKit(name)
     request.getfixturevalue("mqtt_server")
     return MqttKit(name)
 
