@@ -38,6 +38,7 @@ CATALOG_MODULES = (
     "kflow.catalog.amqp",
     "kflow.catalog.mqtt",
     "kflow.catalog.jdbc",
+    "kflow.catalog.nats",
     "kflow.catalog.redis",
     "kflow.catalog.debezium",
 )

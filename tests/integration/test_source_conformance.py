@@ -22,7 +22,7 @@ from testkit.sources import AmqpKit, KafkaKit, MqttKit, SourceKit, flow_yaml, me
 from testkit.stack import fresh_database, restart
 from testkit.waiting import wait_until
 
-KINDS = ["kafka", "amqp", "mqtt", "redis"]
+KINDS = ["kafka", "amqp", "mqtt", "redis", "nats"]
 
 
 @pytest.fixture(params=KINDS)
@@ -38,6 +38,10 @@ def kit(request: pytest.FixtureRequest, unique_name: Callable[[str], str]) -> So
 
         request.getfixturevalue("redis_url")
         return RedisKit(name)
+    if request.param == "nats":
+        from testkit.nats import NatsKit
+
+        return NatsKit(name, request.getfixturevalue("nats_url"))
     request.getfixturevalue("mqtt_server")
     return MqttKit(name)
 
