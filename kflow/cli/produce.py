@@ -1,4 +1,5 @@
-"""`kflow produce orders`: replay the orders CSV (or fake orders) into Kafka, RabbitMQ or MQTT."""
+"""`kflow produce orders`: replay the orders CSV (or fake orders) into Kafka, RabbitMQ, MQTT,
+Redis, NATS or a PostgreSQL/MySQL table."""
 
 from __future__ import annotations
 
@@ -49,7 +50,9 @@ def orders(
             metavar="URL",
             help="Where to send instead of -b/-t: kafka://HOST:PORT/TOPIC, "
             "amqp://USER:PASS@HOST[:PORT]\\[/VHOST]/QUEUE (a durable queue, persistent messages, "
-            "publisher confirms), mqtt://HOST[:PORT]/TOPIC (QoS 1), or "
+            "publisher confirms), mqtt://HOST[:PORT]/TOPIC (QoS 1), "
+            "redis://HOST[:PORT][/DB]?key=LIST (RPUSH), nats://HOST[:PORT]/SUBJECT (JetStream "
+            "acks when a stream holds it), or "
             "postgres://USER:PASS@HOST[:PORT]/DB?table=orders and mysql://USER:PASS@HOST[:PORT]/DB"
             "?table=orders (rows of a table created if missing; a row with the same key, "
             "&key=order_id by default, is updated, not duplicated).",
@@ -204,9 +207,9 @@ def _run_broker(
 ) -> None:
     from rich.console import Console
 
-    from kflow.data.brokers import produce_amqp, produce_mqtt
+    from kflow.data.brokers import produce_amqp, produce_mqtt, produce_nats, produce_redis
     from kflow.data.tables import TableTarget
-    from kflow.data.targets import AmqpTarget, MqttTarget
+    from kflow.data.targets import AmqpTarget, MqttTarget, NatsTarget, RedisTarget
 
     progress, task = _progress(Console(stderr=True), target.describe(), total)
     with progress:  # type: ignore[attr-defined]
@@ -216,6 +219,10 @@ def _run_broker(
             result = produce_rows(events, target, rate=rate, on_progress=_show(progress, task))
         elif isinstance(target, AmqpTarget):
             result = produce_amqp(events, target, rate=rate, on_progress=_show(progress, task))
+        elif isinstance(target, RedisTarget):
+            result = produce_redis(events, target, rate=rate, on_progress=_show(progress, task))
+        elif isinstance(target, NatsTarget):
+            result = produce_nats(events, target, rate=rate, on_progress=_show(progress, task))
         else:
             assert isinstance(target, MqttTarget)
             result = produce_mqtt(events, target, rate=rate, on_progress=_show(progress, task))

@@ -1,7 +1,8 @@
-"""Sending order events to RabbitMQ and MQTT, with the same accounting as Kafka's.
+"""Sending order events to RabbitMQ, MQTT, Redis and NATS, with the same accounting as Kafka's.
 
 Every event is sent with the broker's acknowledgement awaited (AMQP publisher
-confirms on a persistent message, MQTT QoS 1 PUBACK), at the schedule's rate, and
+confirms on a persistent message, MQTT QoS 1 PUBACK, the reply to Redis' RPUSH, the
+JetStream ack when a stream holds the NATS subject), at the schedule's rate, and
 counted in a :class:`~kflow.data.produce.ProduceStats`. Sending stops at the first
 failure; whatever the broker never answered counts as failed.
 """
@@ -18,7 +19,7 @@ from typing import Any
 from kflow.connectors.masking import one_line
 from kflow.data.pacing import RateSchedule
 from kflow.data.produce import ProduceResult, ProduceStats
-from kflow.data.targets import AmqpTarget, MqttTarget
+from kflow.data.targets import AmqpTarget, MqttTarget, NatsTarget, RedisTarget
 from kflow.errors import AmqpError, MqttError
 
 WINDOW = 256
@@ -197,3 +198,130 @@ def produce_mqtt(
     result = _result(stats, interrupted)
     report(stats, force=True)
     return result
+
+
+def _run_async(send: Callable[[], Any], stats: ProduceStats, report: _Throttled) -> ProduceResult:
+    interrupted = False
+    try:
+        asyncio.run(send())
+    except KeyboardInterrupt:
+        interrupted = True
+    result = _result(stats, interrupted)
+    report(stats, force=True)
+    return result
+
+
+def produce_redis(
+    events: Iterable[Mapping[str, Any]],
+    target: RedisTarget,
+    rate: float = 1.0,
+    on_progress: Callable[[ProduceStats], None] | None = None,
+) -> ProduceResult:
+    """RPUSH ``events`` as JSON onto the list ``target.key`` (the trigger pops the head:
+    first in, first out); each counts as acknowledged when Redis has answered its RPUSH."""
+    from kflow.connectors.redis import client, parse_url, redis_errors
+
+    stats = ProduceStats()
+    schedule = RateSchedule(rate, sleep=lambda _s: None)
+    report = _Throttled(on_progress)
+    settings = parse_url(target.url)
+
+    async def send() -> None:
+        redis = client(settings, name="kflow-produce")
+        batch: list[bytes] = []
+
+        async def push() -> None:
+            if not batch:
+                return
+            try:
+                with redis_errors(settings.address, f"list {target.key}: "):
+                    await redis.rpush(target.key, *batch)
+                for _ in batch:
+                    stats.ack()
+            except Exception as exc:
+                stats.fail(exc)
+            batch.clear()
+
+        try:
+            for index, event in enumerate(events):
+                if stats.first_error is not None:
+                    break
+                delay = schedule.due(index) - time.monotonic() if rate > 0 else 0.0
+                if delay > 0:
+                    await push()
+                    await asyncio.sleep(delay)
+                stats.sent += 1
+                batch.append(_body(event))
+                if rate > 0 or len(batch) >= WINDOW:
+                    await push()
+                report(stats)
+            await push()
+        finally:
+            await redis.aclose()
+
+    return _run_async(send, stats, report)
+
+
+def produce_nats(
+    events: Iterable[Mapping[str, Any]],
+    target: NatsTarget,
+    rate: float = 1.0,
+    on_progress: Callable[[ProduceStats], None] | None = None,
+) -> ProduceResult:
+    """Publish ``events`` as JSON to ``target.subject``: through JetStream, each acknowledged
+    by the stream, when a stream holds the subject; otherwise published and flushed."""
+    from kflow.connectors.nats import NatsSettings, connect, nats_errors
+
+    stats = ProduceStats()
+    schedule = RateSchedule(rate, sleep=lambda _s: None)
+    report = _Throttled(on_progress)
+    settings = NatsSettings(servers=(target.url,))
+
+    async def send() -> None:
+        client = await connect(settings, name="kflow-produce", prefix=f"{target.subject}: ")
+        try:
+            js = client.jetstream()
+            with nats_errors(settings.address, f"{target.subject}: "):
+                try:
+                    await js.find_stream_name_by_subject(target.subject)
+                    streamed = True
+                except Exception:
+                    streamed = False
+            window = asyncio.Semaphore(WINDOW)
+            pending: set[asyncio.Task[None]] = set()
+
+            async def publish(body: bytes) -> None:
+                try:
+                    with nats_errors(settings.address, f"{target.subject}: "):
+                        await js.publish(target.subject, body, timeout=ACK_TIMEOUT_S)
+                    stats.ack()
+                except Exception as exc:
+                    stats.fail(exc)
+                finally:
+                    window.release()
+
+            for index, event in enumerate(events):
+                if stats.first_error is not None:
+                    break
+                delay = schedule.due(index) - time.monotonic() if rate > 0 else 0.0
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                stats.sent += 1
+                if streamed:
+                    await window.acquire()
+                    task = asyncio.create_task(publish(_body(event)))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                else:
+                    with nats_errors(settings.address, f"{target.subject}: "):
+                        await client.publish(target.subject, _body(event))
+                    stats.ack()
+                report(stats)
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+            with nats_errors(settings.address, f"{target.subject}: "):
+                await client.flush()
+        finally:
+            await client.close()
+
+    return _run_async(send, stats, report)

@@ -5,6 +5,9 @@
   published to through the default exchange; a vhost other than ``/`` comes before it,
   percent-encoded as in AMQP URIs: ``%2F`` is ``/``)
 - ``mqtt://[user:password@]host[:port]/topic/levels`` (QoS 1)
+- ``redis://[:password@]host[:port][/db]?key=orders`` (RPUSH onto a list: first in, first out)
+- ``nats://[user:password@]host[:port]/subject`` (JetStream-acknowledged when a stream holds
+  the subject)
 - ``postgres://user:password@host[:port]/database?table=orders`` and ``mysql://...`` (rows
   upserted into a table, see ``kflow.data.tables``)
 """
@@ -12,12 +15,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from kflow.data.tables import TableTarget
 from kflow.errors import UsageError
 
-__all__ = ["AmqpTarget", "KafkaTarget", "MqttTarget", "Target", "parse_target"]
+__all__ = [
+    "AmqpTarget",
+    "KafkaTarget",
+    "MqttTarget",
+    "NatsTarget",
+    "RedisTarget",
+    "Target",
+    "parse_target",
+]
 
 
 @dataclass(frozen=True)
@@ -51,7 +62,27 @@ class MqttTarget:
         return f"mqtt {self.topic} at {self.host}:{self.port}"
 
 
-Target = KafkaTarget | AmqpTarget | MqttTarget | TableTarget
+@dataclass(frozen=True)
+class RedisTarget:
+    url: str  # redis://[:password@]host:port/db, without the query
+    key: str
+    address: str
+
+    def describe(self) -> str:
+        return f"redis list {self.key} at {self.address}"
+
+
+@dataclass(frozen=True)
+class NatsTarget:
+    url: str  # nats://[user:password@]host:port, without the subject
+    subject: str
+    address: str
+
+    def describe(self) -> str:
+        return f"nats {self.subject} at {self.address}"
+
+
+Target = KafkaTarget | AmqpTarget | MqttTarget | TableTarget | RedisTarget | NatsTarget
 
 
 def parse_target(url: str) -> Target:
@@ -63,12 +94,17 @@ def parse_target(url: str) -> Target:
         from kflow.data.tables import parse_table_target
 
         return parse_table_target(url)
-    if scheme not in ("kafka", "amqp", "mqtt"):
-        raise UsageError(f"--to {url!r}: expected kafka://, amqp:// or mqtt://")
+    if scheme not in ("kafka", "amqp", "mqtt", "redis", "nats"):
+        raise UsageError(
+            f"--to {url!r}: expected kafka://, amqp://, mqtt://, redis://, nats://, "
+            "postgres:// or mysql://"
+        )
     if not parts.hostname:
         raise UsageError(f"--to {url!r}: no host")
+    if scheme == "redis":
+        return _redis_target(url, parts)
     if not path:
-        what = {"kafka": "topic", "amqp": "queue", "mqtt": "topic"}[scheme]
+        what = {"kafka": "topic", "amqp": "queue", "mqtt": "topic", "nats": "subject"}[scheme]
         raise UsageError(f"--to {url!r}: the {what} goes after the host ({scheme}://host/NAME)")
     try:
         port = parts.port
@@ -82,6 +118,10 @@ def parse_target(url: str) -> Target:
         address = f"{parts.hostname}:{port or 5672}"
         connection = f"amqp://{auth}{address}/{vhost}"
         return AmqpTarget(connection, unquote(queue), address)
+    if scheme == "nats":
+        address = f"{parts.hostname}:{port or 4222}"
+        server = f"nats://{parts.netloc}" if port else f"nats://{parts.netloc}:4222"
+        return NatsTarget(server, unquote(path).replace("/", "."), address)
     return MqttTarget(
         parts.hostname,
         port or 1883,
@@ -89,3 +129,17 @@ def parse_target(url: str) -> Target:
         unquote(parts.username) if parts.username else None,
         unquote(parts.password) if parts.password else None,
     )
+
+
+def _redis_target(url: str, parts: SplitResult) -> RedisTarget:
+    key = parse_qs(parts.query).get("key", ["orders"])[-1]
+    db = parts.path.strip("/") or "0"
+    if not db.isdigit():
+        raise UsageError(f"--to {url!r}: the database after the host is a number (redis://host/0)")
+    try:
+        port = parts.port or 6379
+    except ValueError as exc:
+        raise UsageError(f"--to {url!r}: {exc}") from exc
+    auth = parts.netloc.rpartition("@")[0]
+    server = f"redis://{auth + '@' if auth else ''}{parts.hostname}:{port}/{db}"
+    return RedisTarget(server, key, f"{parts.hostname}:{port}/{db}")

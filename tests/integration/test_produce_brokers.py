@@ -1,5 +1,5 @@
-"""`kflow produce orders --to amqp://... | mqtt://... | kafka://...` against the real brokers:
-every CSV row arrives, in order, as the same JSON object Kafka gets."""
+"""`kflow produce orders --to amqp:// | mqtt:// | redis:// | nats:// | kafka://` against the
+real brokers: every CSV row arrives, in order, as the same JSON object Kafka gets."""
 
 from __future__ import annotations
 
@@ -77,6 +77,55 @@ def test_to_mqtt_publishes_every_row_with_qos_1(
         client.loop_stop()
     assert [body for body, _ in received] == ORDERS[:20]
     assert {qos for _, qos in received} == {1}
+
+
+def test_to_redis_pushes_every_row_in_order_onto_the_list(
+    redis_url: str, unique_name: Callable[[str], str]
+) -> None:
+    import redis
+
+    key = unique_name("orders")
+    out = produce("--to", f"{redis_url}?key={key}", "-n", "25", "-r", "0")
+    assert out.startswith(f"sent 25, acknowledged 25, failed 0 to redis list {key}")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        got = [json.loads(raw) for raw in client.lrange(key, 0, -1)]
+    finally:
+        client.delete(key)
+        client.close()
+    assert got == ORDERS[:25]  # RPUSH: the head, where the trigger pops, is the first row
+
+
+def test_to_nats_is_acknowledged_by_the_stream_holding_the_subject(
+    nats_url: str, unique_name: Callable[[str], str]
+) -> None:
+    import asyncio
+
+    import nats
+
+    name = unique_name("orders")
+    subject = f"{name}.new"
+
+    async def stream(action: str) -> list[Any]:
+        client = await nats.connect(nats_url)
+        js = client.jetstream()
+        try:
+            if action == "add":
+                await js.add_stream(name=name, subjects=[f"{name}.>"])
+                return []
+            found = [
+                json.loads((await js.get_msg(name, seq)).data or b"null") for seq in range(1, 26)
+            ]
+            await js.delete_stream(name)
+            return found
+        finally:
+            await client.close()
+
+    asyncio.run(stream("add"))
+    host_port = nats_url.removeprefix("nats://")
+    out = produce("--to", f"nats://{host_port}/{name}/new", "-n", "25", "-r", "0")
+    assert out.startswith(f"sent 25, acknowledged 25, failed 0 to nats {subject}")
+    assert asyncio.run(stream("read")) == ORDERS[:25]
 
 
 def test_to_kafka_is_the_same_as_the_flags(kafka_bootstrap: str, topic_name: str) -> None:
