@@ -123,7 +123,7 @@ async def read_all(url: str, queue: str) -> list[Any]:
     from pamqp.commands import Basic
 
     connection = await _connection(url)
-    out = []
+    out: list[Any] = []
     try:
         channel = await connection.channel()
         while True:

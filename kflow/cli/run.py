@@ -81,6 +81,14 @@ def command(
         help="A value for one of the flow's inputs (repeatable), typed and checked as the "
         "input declares; inputs not given take their defaults.",
     ),
+    state_dir: Path | None = typer.Option(
+        None,
+        "--state-dir",
+        envvar="KFLOW_STATE_DIR",
+        help="Where triggers that keep their own position (Debezium MySQL/MariaDB binlog) "
+        "store it between runs [default: .kflow/state].",
+        file_okay=False,
+    ),
     inputs_file: Path | None = typer.Option(
         None,
         "--inputs-file",
@@ -107,6 +115,7 @@ def command(
         bootstrap_servers=bootstrap_servers,
         overrides=parse_overrides(settings),
         inputs=inputs,
+        state_dir=str(state_dir) if state_dir is not None else None,
     )
     if event is not None:
         raise typer.Exit(run_event(loaded, event, key, options))

@@ -63,6 +63,9 @@ class SourceOptions:
     """Messages the broker may hand over unacknowledged (AMQP, MQTT receive maximum)."""
     overrides: Mapping[str, Any] = field(default_factory=dict)
     """Trigger properties set on the command line (``--set``), already parsed."""
+    state_dir: str | None = None
+    """``--state-dir``: where sources that keep their own position store it
+    (``kflow.state.positions``); None: ``$KFLOW_STATE_DIR`` or ``.kflow/state``."""
 
 
 class RecordSource(ABC):

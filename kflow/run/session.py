@@ -40,6 +40,7 @@ class RunOptions:
     bootstrap_servers: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)  # --set, parsed
     inputs: dict[str, Any] | None = None  # typed by kflow.flow.inputs; None: the defaults
+    state_dir: str | None = None  # --state-dir (sources that store their own position)
 
 
 def realtime_trigger(flow: Flow) -> TriggerDef:
@@ -79,6 +80,7 @@ def source_options(trigger: TriggerDef, options: RunOptions) -> SourceOptions:
         from_beginning=options.from_beginning,
         prefetch=options.concurrency,
         overrides=overrides,
+        state_dir=options.state_dir,
     )
 
 

@@ -1,0 +1,1 @@
+"""State kept on the local disk between runs of ``kflow run`` (stream positions)."""
