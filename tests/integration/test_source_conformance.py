@@ -22,7 +22,7 @@ from testkit.sources import AmqpKit, KafkaKit, MqttKit, SourceKit, flow_yaml, me
 from testkit.stack import fresh_database, restart
 from testkit.waiting import wait_until
 
-KINDS = ["kafka", "amqp", "mqtt", "redis", "nats", "postgres"]
+KINDS = ["kafka", "amqp", "mqtt", "redis", "mariadb", "postgres", "nats"]
 
 
 @pytest.fixture(params=KINDS)
@@ -38,10 +38,14 @@ def kit(request: pytest.FixtureRequest, unique_name: Callable[[str], str]) -> So
 
         request.getfixturevalue("redis_url")
         return RedisKit(name)
-    if request.param == "nats":
-        from testkit.nats import NatsKit
+    if request.param == "mariadb":
+        from testkit.mysql import MysqlCdcKit
 
-        return NatsKit(name, request.getfixturevalue("nats_url"))
+        request.getfixturevalue("mysql_dsn")
+        # its own state directory: the trigger stores its binlog position there
+        state = request.getfixturevalue("tmp_path") / "kflow-state"
+        request.getfixturevalue("monkeypatch").setenv("KFLOW_STATE_DIR", str(state))
+        return MysqlCdcKit(name)
     if request.param == "postgres":
         from testkit.postgres import PostgresCdcKit
 
@@ -49,6 +53,12 @@ def kit(request: pytest.FixtureRequest, unique_name: Callable[[str], str]) -> So
         pg = PostgresCdcKit(name)
         request.addfinalizer(pg.cleanup)  # drops the slot after kflow has stopped
         return pg
+    if request.param == "nats":
+        from testkit.nats import NatsKit
+
+        nats = NatsKit(name, request.getfixturevalue("nats_url"))
+        request.addfinalizer(nats.cleanup)  # deletes its stream
+        return nats
     request.getfixturevalue("mqtt_server")
     return MqttKit(name)
 
