@@ -16,3 +16,12 @@ def no_secrets_from_other_tests() -> Iterator[None]:
     forget_secrets()
     yield
     forget_secrets()
+
+
+@pytest.fixture(autouse=True)
+def no_validate_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``kflow validate`` keeps reports in a cache (``kflow.cli.validate_cache``): tests
+    (and the ``kflow`` processes they start) validate afresh and leave no cache behind;
+    the cache's own tests turn it on in a folder of theirs."""
+    monkeypatch.setenv("KFLOW_NO_CACHE", "1")
+    monkeypatch.delenv("KFLOW_CACHE_DIR", raising=False)

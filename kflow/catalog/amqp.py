@@ -3,7 +3,6 @@ DeclareExchange, QueueBind (runnable); Trigger and Consume (declared)."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -143,6 +142,8 @@ def _json_or_uri(value: Any) -> bool:
         return False
     if is_template_text(value) or value.startswith("kestra://"):
         return True
+    import json
+
     try:
         parsed = json.loads(value)
     except ValueError:

@@ -1,8 +1,8 @@
 """The ``kflow`` entry point.
 
-``kflow validate FLOW... [--json]`` is answered without loading Typer (or
-rich, unless on a terminal): it is the command editors and scripts call
-often. Everything else, ``--help`` included, goes through the Typer app.
+``kflow validate FLOW... [--json] [--no-cache]`` is answered without loading
+Typer (or rich, unless on a terminal): it is the command editors and scripts
+call often. Everything else, ``--help`` included, goes through the Typer app.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ def _fast_validate(args: list[str]) -> int | None:
         return None
     rest = args[1:]
     as_json = "--json" in rest
-    paths = [a for a in rest if a != "--json"]
+    no_cache = "--no-cache" in rest
+    paths = [a for a in rest if a not in ("--json", "--no-cache")]
     if not paths or any(a.startswith("-") for a in paths):
         return None  # --help, unknown options, no file: Typer's usage messages
     from kflow.cli.validate_report import validate_paths
 
-    return validate_paths([Path(p) for p in paths], as_json)
+    return validate_paths([Path(p) for p in paths], as_json, use_cache=not no_cache)
 
 
 def main() -> None:

@@ -6,24 +6,35 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from kflow.errors import FlowError
 
+TYPE_CHECKING = False  # not typing's: a cached run must not import typing (~3 ms)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
-def validate_paths(paths: Sequence[Path], as_json: bool = False) -> int:
-    """Validate each flow and print the report; returns the exit code (0, 1 or 2)."""
-    from kflow.flow.loader import LoadResult, load_flow
+    from kflow.cli.validate_cache import ValidateCache
 
-    results: list[LoadResult] = []
+
+def validate_paths(paths: Sequence[Path], as_json: bool = False, use_cache: bool = True) -> int:
+    """Validate each flow and print the report; returns the exit code (0, 1 or 2).
+
+    Reports are kept in the cache of ``validate_cache`` (unless ``use_cache`` is False
+    or ``KFLOW_NO_CACHE=1``) and replayed while the file and kflow stay the same.
+    """
+    cache = None
+    if use_cache:
+        from kflow.cli.validate_cache import open_cache
+
+        cache = open_cache()
+    results: list[Any] = []
     unreadable: list[str] = []
     for path in _expand(paths):
         try:
-            results.append(load_flow(path))
+            results.append(_validate_one(path, cache))
         except FlowError as exc:
             unreadable.append(str(exc))
     if as_json:
@@ -33,6 +44,34 @@ def validate_paths(paths: Sequence[Path], as_json: bool = False) -> int:
     if unreadable:
         return 2
     return 1 if any(result.flow is None for result in results) else 0
+
+
+def _validate_one(path: Path, cache: ValidateCache | None) -> Any:
+    """The ``LoadResult`` of one file, or its report read back from the cache."""
+    if cache is None:
+        return _load(path)
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return _load(path)  # raises the FlowError that names the problem
+    key = cache.key(str(path), data)
+    cached = cache.get(key, str(path))
+    if cached is not None:
+        return cached
+    from kflow.flow.loader import load_flow_text
+
+    # as Path.read_text reads it (universal newlines)
+    result = load_flow_text(text.replace("\r\n", "\n").replace("\r", "\n"), str(path))
+    ref = result.flow.ref if result.flow is not None else None
+    cache.put(key, ref, [d.to_json() for d in result.diagnostics])
+    return result
+
+
+def _load(path: Path) -> Any:
+    from kflow.flow.loader import load_flow
+
+    return load_flow(path)
 
 
 def _expand(paths: Sequence[Path]) -> list[Path]:
@@ -47,6 +86,8 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
 
 
 def _print_json(results: list, unreadable: list[str]) -> None:
+    import json
+
     payload = {
         "valid": all(r.flow is not None for r in results) and not unreadable,
         "flows": [

@@ -30,90 +30,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, cast
 
 from jinja2 import Undefined
 
 from kflow.errors import ExpressionError
 
+from .checks import check_document, is_templated, line_col
+from .document_skeleton import (
+    STR_CLOSE,
+    STR_OPEN,
+    VAL_CLOSE,
+    VAL_OPEN,
+    build_skeleton,
+    needs_render_then_parse,
+    skeleton_problem,
+)
 from .pebble_syntax import Translation
 from .printing import to_json, to_text
-from .templates import (
-    ExprProblem,
-    Template,
-    check_template,
-    compile_jinja_expression,
-    expression_error,
-    is_templated,
-    line_col,
-    translate_or_none,
-)
+from .templates import Template, compile_jinja_expression, expression_error
 from .values import CompiledValue
 
 __all__ = ["DocumentTemplate", "check_document", "compile_document"]
-
-_STR_OPEN, _STR_CLOSE = "\ue000", "\ue001"  # a hole inside a JSON string
-_VAL_OPEN, _VAL_CLOSE = "\ue002", "\ue003"  # a hole standing for a JSON value
-_MARKERS = (_STR_OPEN, _STR_CLOSE, _VAL_OPEN, _VAL_CLOSE)
-
-
-@dataclass
-class _Skeleton:
-    text: str
-    pieces: list[tuple[int, int, int]]  # (skeleton offset, source offset, length) of literal text
-    value_spans: list[tuple[int, int]]  # skeleton spans of value-hole markers
-
-
-def _build_skeleton(source: str, translation: Translation) -> _Skeleton:
-    out: list[str] = []
-    pieces: list[tuple[int, int, int]] = []
-    value_spans: list[tuple[int, int]] = []
-    size = 0
-    in_string = False
-    escaped = False
-    pos = 0
-    for index, hole in enumerate(translation.holes):
-        literal = source[pos : hole.start]
-        for ch in literal:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = in_string
-            elif ch == '"':
-                in_string = not in_string
-        pieces.append((size, pos, len(literal)))
-        out.append(literal)
-        size += len(literal)
-        if in_string:
-            marker = f"{_STR_OPEN}{index}{_STR_CLOSE}"
-        else:
-            marker = f'"{_VAL_OPEN}{index}{_VAL_CLOSE}"'
-            value_spans.append((size, size + len(marker)))
-        out.append(marker)
-        size += len(marker)
-        pos = hole.end
-    pieces.append((size, pos, len(source) - pos))
-    out.append(source[pos:])
-    return _Skeleton("".join(out), pieces, value_spans)
-
-
-def _needs_render_then_parse(source: str, translation: Translation) -> bool:
-    """Tags, raw blocks and comments change the text around the holes."""
-    return (
-        translation.has_statements
-        or "{%" in source
-        or "{#" in source
-        or any(m in source for m in _MARKERS)
-    )
-
-
-def _skeleton_to_source(skeleton: _Skeleton, offset: int) -> int:
-    for sk_start, src_start, length in reversed(skeleton.pieces):
-        if offset >= sk_start:
-            return src_start + min(offset - sk_start, length)
-    return 0
-
 
 # ---------------------------------------------------------------- compiled tree
 # Nodes: ("c", value) constant scalar; ("d", [(key_node, value_node)...]);
@@ -131,17 +69,17 @@ def _compile_node(value: Any) -> tuple[str, Any]:
     if isinstance(value, list):
         return ("l", [_compile_node(v) for v in value])
     if isinstance(value, str):
-        if value.startswith(_VAL_OPEN) and value.endswith(_VAL_CLOSE):
+        if value.startswith(VAL_OPEN) and value.endswith(VAL_CLOSE):
             return ("v", int(value[1:-1]))
-        if _STR_OPEN in value:
+        if STR_OPEN in value:
             return ("s", _split_string(value))
     return ("c", value)
 
 
 def _compile_key(key: str) -> tuple[str, Any]:
-    if key.startswith(_VAL_OPEN):
+    if key.startswith(VAL_OPEN):
         raise _NeedsFallback  # a bare {{ }} in key position
-    if _STR_OPEN in key:
+    if STR_OPEN in key:
         return ("s", _split_string(key))
     return ("c", key)
 
@@ -150,14 +88,14 @@ def _split_string(text: str) -> list[str | int]:
     parts: list[str | int] = []
     rest = text
     while True:
-        i = rest.find(_STR_OPEN)
+        i = rest.find(STR_OPEN)
         if i < 0:
             if rest:
                 parts.append(rest)
             return parts
         if i:
             parts.append(rest[:i])
-        j = rest.index(_STR_CLOSE, i)
+        j = rest.index(STR_CLOSE, i)
         parts.append(int(rest[i + 1 : j]))
         rest = rest[j + 1 :]
 
@@ -277,17 +215,18 @@ class DocumentTemplate:
         self._template = Template(source)
         translation = self._template.translation
         self.mode = "fallback"
-        if _needs_render_then_parse(source, translation):
+        if needs_render_then_parse(source, translation):
             return
-        skeleton = _build_skeleton(source, translation)
+        skeleton = build_skeleton(source, translation)
         try:
             parsed = json.loads(skeleton.text)
         except ValueError as exc:
-            problem = _skeleton_problem(source, skeleton, exc)
+            problem = skeleton_problem(skeleton, exc)
             if problem is not None:
+                message, offset = problem
+                line, column = line_col(source, offset)
                 raise ExpressionError(
-                    f"the document is {problem.message} "
-                    f"(line {problem.line}, column {problem.column})"
+                    f"the document is {message} (line {line}, column {column})"
                 ) from exc
             return
         try:
@@ -352,40 +291,3 @@ def _loads_document(text: str, source: Any) -> Any:
 def compile_document(source: str | Mapping[str, Any]) -> DocumentTemplate:
     """Compile a JSON document template (string or map); raise ExpressionError."""
     return DocumentTemplate(source)
-
-
-def check_document(source: str) -> list[ExprProblem]:
-    """Template errors (as ``check_template``) and JSON errors that no value of the
-    holes could repair, all at once, in source order."""
-    if not is_templated(source):
-        try:
-            json.loads(source)
-        except ValueError as exc:
-            pos = getattr(exc, "pos", 0) or 0
-            return [ExprProblem(f"not JSON: {getattr(exc, 'msg', exc)}", *line_col(source, pos))]
-        return []
-    problems = check_template(source)
-    translation = translate_or_none(source)
-    if translation is None or _needs_render_then_parse(source, translation):
-        return problems
-    skeleton = _build_skeleton(source, translation)
-    try:
-        json.loads(skeleton.text)
-    except ValueError as exc:
-        problem = _skeleton_problem(source, skeleton, exc)
-        if problem is not None:
-            problems.append(problem)
-    return sorted(problems, key=lambda p: (p.line, p.column))
-
-
-def _skeleton_problem(source: str, skeleton: _Skeleton, exc: ValueError) -> ExprProblem | None:
-    """The JSON error of a skeleton, unless a value hole next to it may repair it."""
-    pos = getattr(exc, "pos", 0) or 0
-    for start, end in skeleton.value_spans:
-        if start - 1 <= pos <= end + 1:
-            return None  # may be JSON once rendered (render-then-parse at run time)
-    msg = getattr(exc, "msg", str(exc))
-    offset = _skeleton_to_source(skeleton, pos)
-    return ExprProblem(
-        f"not JSON even with its expressions as placeholders: {msg}", *line_col(source, offset)
-    )

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from typing import Any
 
 from kflow.errors import ExpressionError
 
+from .jq_paths import simple_path as _simple_path
 from .printing import json_default
 
 __all__ = ["check_jq", "jq_filter", "parse_json_cached"]
@@ -31,39 +31,6 @@ _PARSE_CACHE_SIZE = 16
 _parsed: dict[str, Any] = {}
 _programs: dict[str, Any] = {}
 _paths: dict[str, tuple[Any, ...] | None] = {}
-
-_STEP = re.compile(
-    r"""\s*(?:
-        \.(?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-      | \.?\[\s*"(?P<dq>(?:[^"\\]|\\.)*)"\s*\]
-      | \."(?P<qs>(?:[^"\\]|\\.)*)"
-      | \.?\[\s*(?P<index>-?\d+)\s*\]
-    )""",
-    re.VERBOSE,
-)
-
-
-def _simple_path(program: str) -> tuple[Any, ...] | None:
-    """The steps of a plain path program, or None when jq must run it."""
-    text = program.strip()
-    if text == ".":
-        return ()
-    steps: list[Any] = []
-    pos = 0
-    while pos < len(text):
-        m = _STEP.match(text, pos)
-        if not m or m.end() == pos:
-            return None
-        if m.group("ident") is not None:
-            steps.append(m.group("ident"))
-        elif m.group("index") is not None:
-            steps.append(int(m.group("index")))
-        else:
-            quoted = m.group("dq") if m.group("dq") is not None else m.group("qs")
-            steps.append(json.loads('"' + quoted + '"'))
-        pos = m.end()
-    return tuple(steps) if steps else None
-
 
 _FAILED = object()
 

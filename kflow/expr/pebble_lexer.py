@@ -11,7 +11,8 @@ absolute in the template source, for line and column reporting.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from kflow.records import Record
 
 __all__ = ["PebbleSyntaxError", "Segment", "Token", "split_segments", "tokenize"]
 
@@ -28,15 +29,31 @@ class PebbleSyntaxError(Exception):
 # --------------------------------------------------------------------------- segments
 
 
-@dataclass
 class Segment:
-    kind: str  # "text", "print", "stmt", "comment", "raw"
-    start: int
-    end: int
-    body_start: int = 0
-    body_end: int = 0
-    open_trim: bool = False
-    close_trim: bool = False
+    """A piece of a template: ``kind`` is "text", "print", "stmt", "comment" or "raw"."""
+
+    __slots__ = ("body_end", "body_start", "close_trim", "end", "kind", "open_trim", "start")
+
+    def __init__(
+        self,
+        kind: str,
+        start: int,
+        end: int,
+        body_start: int = 0,
+        body_end: int = 0,
+        open_trim: bool = False,
+        close_trim: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.start = start
+        self.end = end
+        self.body_start = body_start
+        self.body_end = body_end
+        self.open_trim = open_trim
+        self.close_trim = close_trim
+
+    def __repr__(self) -> str:
+        return f"Segment({self.kind!r}, {self.start}, {self.end})"
 
 
 _RAW_OPEN = re.compile(r"\{%-?\s*(raw|verbatim)\s*-?%\}")
@@ -125,11 +142,19 @@ def split_segments(source: str) -> list[Segment]:
 # --------------------------------------------------------------------------- tokens
 
 
-@dataclass
-class Token:
-    kind: str  # "name", "string", "number", "op", "end"; "istart", "iopen", "iclose", "iend"
-    value: str
-    pos: int  # absolute offset in the source
+class Token(Record):
+    """``kind``: "name", "string", "number", "op", "end"; "istart", "iopen", "iclose",
+    "iend". ``pos``: the absolute offset in the source."""
+
+    __slots__ = ("kind", "pos", "value")
+
+    def __init__(self, kind: str, value: str, pos: int) -> None:
+        self.kind = kind
+        self.value = value
+        self.pos = pos
+
+    def __repr__(self) -> str:
+        return f"Token({self.kind!r}, {self.value!r}, {self.pos})"
 
 
 _TOKEN = re.compile(

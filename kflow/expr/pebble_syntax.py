@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Set as AbstractSet
 from typing import cast
 
 from .pebble_lexer import PebbleSyntaxError, Segment, Token, split_segments, tokenize
@@ -51,43 +51,90 @@ __all__ = [
 ]
 
 
-@dataclass
 class Hole:
-    """One ``{{ expr }}`` print of the source, with its translation."""
+    """One ``{{ expr }}`` print of the source, with its translation.
 
-    start: int  # offset of "{{"
-    end: int  # offset just after "}}"
-    body: str  # the Pebble expression text
-    jinja: str  # the same expression in Jinja2 syntax
-    outputs: set[str] = field(default_factory=set)  # task ids read via outputs.X
-    jq_programs: list[tuple[str, int]] = field(default_factory=list)  # literal jq('...')
+    ``outputs``: task ids read via ``outputs.X``; ``jq_programs``: literal ``jq('...')``.
+    """
+
+    __slots__ = ("body", "end", "jinja", "jq_programs", "outputs", "start")
+
+    def __init__(
+        self,
+        start: int,  # offset of "{{"
+        end: int,  # offset just after "}}"
+        body: str,  # the Pebble expression text
+        jinja: str,  # the same expression in Jinja2 syntax
+        outputs: set[str] | None = None,
+        jq_programs: list[tuple[str, int]] | None = None,
+    ) -> None:
+        self.start = start
+        self.end = end
+        self.body = body
+        self.jinja = jinja
+        self.outputs = set() if outputs is None else outputs
+        self.jq_programs = [] if jq_programs is None else jq_programs
+
+    def __repr__(self) -> str:
+        return f"Hole({self.start}, {self.end}, {self.body!r}, {self.jinja!r})"
 
     @property
     def text(self) -> str:
         return "{{ " + self.body.strip() + " }}"
 
 
-@dataclass
 class Translation:
-    """The Jinja2 source of a template plus what was learnt reading it."""
+    """The Jinja2 source of a template plus what was learnt reading it.
 
-    jinja: str
-    holes: list[Hole]
-    has_statements: bool
-    outputs: set[str]
-    jq_programs: list[tuple[str, int]]  # (program, offset of the string literal)
+    ``jq_programs``: (program, offset of the string literal). ``ordinary``: the Jinja2
+    source is made only of constructs Jinja2's parser accepts whatever they hold (see
+    :func:`_unusual_number`, :func:`_unusual_target`, ``_Parser.unusual``); when False, validation
+    asks Jinja2 itself to parse it.
+    """
+
+    __slots__ = ("has_statements", "holes", "jinja", "jq_programs", "ordinary", "outputs")
+
+    def __init__(
+        self,
+        jinja: str,
+        holes: list[Hole],
+        has_statements: bool,
+        outputs: set[str],
+        jq_programs: list[tuple[str, int]],
+        ordinary: bool = True,
+    ) -> None:
+        self.jinja = jinja
+        self.holes = holes
+        self.has_statements = has_statements
+        self.outputs = outputs
+        self.jq_programs = jq_programs
+        self.ordinary = ordinary
+
+    def __repr__(self) -> str:
+        return f"Translation({self.jinja!r})"
 
 
 # --------------------------------------------------------------------------- tree
 
 
-@dataclass
 class _Node:
-    kind: str
-    pos: int
-    value: object = None
-    children: list[_Node] = field(default_factory=list)
-    kwargs: list[tuple[str, _Node]] = field(default_factory=list)
+    __slots__ = ("children", "kind", "kwargs", "pos", "raw", "value")
+
+    def __init__(
+        self,
+        kind: str,
+        pos: int,
+        value: object = None,
+        children: list[_Node] | None = None,
+        kwargs: list[tuple[str, _Node]] | None = None,
+        raw: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.raw = raw  # a string literal's own text (``value`` is its Python literal)
+        self.pos = pos
+        self.value = value
+        self.children = [] if children is None else children
+        self.kwargs = [] if kwargs is None else kwargs
 
 
 _BINARY = {
@@ -123,9 +170,9 @@ class _Parser:
     def __init__(
         self,
         toks: list[Token],
-        known_filters: set[str],
-        known_tests: set[str],
-        known_functions: set[str] | None = None,
+        known_filters: AbstractSet[str],
+        known_tests: AbstractSet[str],
+        known_functions: AbstractSet[str] | None = None,
     ):
         self.toks = toks
         self.i = 0
@@ -134,6 +181,7 @@ class _Parser:
         self.functions = known_functions
         self.outputs: set[str] = set()
         self.jq_programs: list[tuple[str, int]] = []
+        self.unusual = False  # see Translation.ordinary
 
     # -- helpers
     def peek(self, k: int = 0) -> Token:
@@ -206,7 +254,7 @@ class _Parser:
         if t.kind == "number":
             return _Node("literal", t.pos, t.value)
         if t.kind == "string":
-            return _Node("literal", t.pos, repr(t.value))
+            return _Node("literal", t.pos, repr(t.value), raw=t.value)
         if t.kind == "istart":
             return self.interpolation(t)
         if t.kind == "name":
@@ -221,6 +269,8 @@ class _Parser:
                     raise PebbleSyntaxError(f"unknown function '{t.value}'", t.pos)
                 args, kwargs = self.arguments()
                 return _Node("call", t.pos, t.value, args, kwargs)
+            if t.value in _JINJA_WORDS:
+                self.unusual = True  # Jinja2 may read the name as a keyword
             return _Node("name", t.pos, t.value)
         if t.kind == "op" and t.value == "(":
             inner = self.expression()
@@ -256,7 +306,7 @@ class _Parser:
             if t.kind == "iend":
                 break
             if t.kind == "string":
-                parts.append(_Node("literal", t.pos, repr(t.value)))
+                parts.append(_Node("literal", t.pos, repr(t.value), raw=t.value))
             elif t.kind == "iopen":
                 if self.peek().kind == "iclose":
                     raise PebbleSyntaxError("empty string interpolation '#{}'", t.pos)
@@ -269,7 +319,7 @@ class _Parser:
             else:  # pragma: no cover - the lexer only yields the kinds above
                 raise PebbleSyntaxError(f"unexpected {_describe(t)}", t.pos)
         if not parts:
-            return _Node("literal", start.pos, "''")
+            return _Node("literal", start.pos, "''", raw="")
         if len(parts) == 1:
             return parts[0]  # as Pebble: "#{3}" is the number 3
         return _Node("concat", start.pos, None, parts)
@@ -312,8 +362,8 @@ class _Parser:
         if base.kind == "name" and base.value == "outputs":
             if node.kind == "getattr":
                 self.outputs.add(str(node.value))
-            elif key.kind == "literal" and str(key.value)[:1] in "'\"":
-                self.outputs.add(_unrepr(str(key.value)))
+            elif key.kind == "literal" and key.raw is not None:
+                self.outputs.add(key.raw)
 
     def arguments(self) -> tuple[list[_Node], list[tuple[str, _Node]]]:
         self.expect_op("(")
@@ -347,10 +397,8 @@ class _Parser:
         kwargs: list[tuple[str, _Node]] = []
         if self.at_op("("):
             args, kwargs = self.arguments()
-        if name.value == "jq" and args and args[0].kind == "literal":
-            lit = str(args[0].value)
-            if lit[:1] in "'\"":
-                self.jq_programs.append((_unrepr(lit), args[0].pos))
+        if name.value == "jq" and args and args[0].kind == "literal" and args[0].raw is not None:
+            self.jq_programs.append((args[0].raw, args[0].pos))
         return _Node("filter", name.pos, name.value, [operand, *args], kwargs)
 
     def test_call(self, operand: _Node, negate: bool, pos: int) -> _Node:
@@ -361,12 +409,6 @@ class _Parser:
         if self.at_op("("):
             args, _ = self.arguments()
         return _Node("test", pos, (name.value, negate), [operand, *args])
-
-
-def _unrepr(literal: str) -> str:
-    import ast
-
-    return str(ast.literal_eval(literal))
 
 
 def _describe(tok: Token) -> str:
@@ -543,7 +585,10 @@ def _translate_statement(source: str, seg: Segment, parse: Callable[[str, int, i
 
 
 def translate(
-    source: str, filters: set[str], tests: set[str], functions: set[str] | None = None
+    source: str,
+    filters: AbstractSet[str],
+    tests: AbstractSet[str],
+    functions: AbstractSet[str] | None = None,
 ) -> Translation:
     """Translate a Pebble template into Jinja2 source; raise PebbleSyntaxError.
 
@@ -556,15 +601,19 @@ def translate(
     outputs: set[str] = set()
     jq_programs: list[tuple[str, int]] = []
     has_statements = False
-    blocks: list[tuple[str, int]] = []
+    ordinary = True
+    blocks: list[list[object]] = []  # [word, offset, seen_else] of each open block
 
     def parse(src: str, start: int, end: int) -> str:
+        nonlocal ordinary
         toks = tokenize(src[start:end], start)
         if toks[0].kind == "end":
             raise PebbleSyntaxError("empty expression", start)
         parser = _Parser(toks, filters, tests, functions)
         node = parser.expression()
         parser.expect_end()
+        if parser.unusual or any(_unusual_number(tok) for tok in toks):
+            ordinary = False
         outputs.update(parser.outputs)
         jq_programs.extend(parser.jq_programs)
         parse.last_outputs = parser.outputs  # type: ignore[attr-defined]
@@ -581,7 +630,10 @@ def translate(
         elif seg.kind == "comment":
             out.append("{#" + newlines + "#}")
         elif seg.kind == "raw":
-            out.append("{% raw %}" + source[seg.body_start : seg.body_end] + "{% endraw %}")
+            body = source[seg.body_start : seg.body_end]
+            if "endraw" in body:  # a {% verbatim %} body: Jinja2 may end the raw block early
+                ordinary = False
+            out.append("{% raw %}" + body + "{% endraw %}")
         elif seg.kind == "print":
             expr = parse(source, seg.body_start, seg.body_end)
             holes.append(
@@ -598,30 +650,86 @@ def translate(
         else:
             has_statements = True
             stmt = _translate_statement(source, seg, parse)
-            _track_block(blocks, stmt.split(None, 1)[0], seg.start)
+            if not _track_block(blocks, stmt, seg.start) or _unusual_target(stmt):
+                ordinary = False
             out.append("{%" + ltrim + " " + stmt + " " + newlines + rtrim + "%}")
     if blocks:
-        word, offset = blocks[-1]
+        word, offset = blocks[-1][0], blocks[-1][1]
         message = f"'{{% {word} %}}' is never closed with '{{% end{word} %}}'"
-        raise PebbleSyntaxError(message, offset)
-    return Translation("".join(out), holes, has_statements, outputs, jq_programs)
+        raise PebbleSyntaxError(message, cast(int, offset))
+    jinja = "".join(out)
+    if ordinary and jinja.count("(") > _MAX_ORDINARY_DEPTH and _depth(jinja) > _MAX_ORDINARY_DEPTH:
+        ordinary = False
+    return Translation(jinja, holes, has_statements, outputs, jq_programs, ordinary)
+
+
+# ------------------------------------------------------------------- what Jinja2 may refuse
+# Validation parses a translation with Jinja2 only when it is not ``ordinary``. The
+# emitter writes fully parenthesised expressions from a few shapes that Jinja2 always
+# parses; what remains is listed here (tests/unit/expr/test_expr_checks.py proves the
+# rest over every template of the test corpus and over generated ones).
+
+#: Words Jinja2's parser treats as keywords somewhere in an expression or a target (a
+#: bare name such as ``{{ in }}``; Pebble's own operators never reach the emitter as names).
+_JINJA_WORDS = frozenset(
+    {"and", "elif", "else", "endfor", "endif", "for", "if", "in", "is", "not", "or", "recursive"}
+)
+#: Names Jinja2 reads as constants: it cannot assign to them.
+_JINJA_CONSTANTS = frozenset({"true", "false", "none", "True", "False", "None"})
+#: Parentheses nesting beyond which Jinja2's recursive parser may exhaust the stack.
+_MAX_ORDINARY_DEPTH = 30
+
+
+def _unusual_number(tok: Token) -> bool:
+    """``007``: Jinja2's integers have no leading zero (it reads ``00`` then ``7``)."""
+    return tok.kind == "number" and tok.value[:1] == "0" and tok.value[1:2].isdigit()
+
+
+def _unusual_target(stmt: str) -> bool:
+    """``set``/``for``/``filter`` naming a Jinja2 keyword or constant, or a non-ASCII name."""
+    parts = stmt.split(None, 2)
+    if parts[0] not in ("set", "for", "filter") or len(parts) < 2:
+        return False
+    name = parts[1]
+    return not name.isascii() or name in _JINJA_WORDS or name in _JINJA_CONSTANTS
+
+
+def _depth(text: str) -> int:
+    depth = deepest = 0
+    for char in text:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    return deepest
 
 
 _OPENERS = {"if", "for", "filter"}
 _INNER = {"elif": ("if",), "else": ("if", "for")}
 
 
-def _track_block(blocks: list[tuple[str, int]], word: str, offset: int) -> None:
-    """Check that block tags nest: every opener closed by its own end tag."""
+def _track_block(blocks: list[list[object]], stmt: str, offset: int) -> bool:
+    """Check that block tags nest: every opener closed by its own end tag.
+
+    Returns False when the tags nest but Jinja2 may still refuse them: an ``else`` or
+    ``elif`` after the block's ``else``.
+    """
+    word = stmt.split(None, 1)[0]
     if word in _OPENERS:
-        blocks.append((word, offset))
+        blocks.append([word, offset, False])
     elif word in _INNER:
         if not blocks or blocks[-1][0] not in _INNER[word]:
             shown = "elseif" if word == "elif" else word
             raise PebbleSyntaxError(f"'{{% {shown} %}}' outside of an if or for block", offset)
+        if blocks[-1][2]:
+            return False
+        if word == "else":
+            blocks[-1][2] = True
     elif word.startswith("end"):
         opener = word[3:]
         if not blocks or blocks[-1][0] != opener:
             expected = f"; expected '{{% end{blocks[-1][0]} %}}'" if blocks else ""
             raise PebbleSyntaxError(f"unexpected '{{% {word} %}}'{expected}", offset)
         blocks.pop()
+    return True

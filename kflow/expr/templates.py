@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal, NoReturn
+from typing import Any, NoReturn
 
 from jinja2 import StrictUndefined, TemplateError, Undefined, UndefinedError, pass_context
 from jinja2.exceptions import SecurityError
@@ -30,9 +29,17 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from kflow.errors import ExpressionError
 
+from .checks import (
+    ExprProblem,
+    check_template,
+    is_templated,
+    line_col,
+    referenced_outputs,
+    translate_or_none,
+)
 from .filters import FILTERS, is_json
 from .functions import HELPERS, PUBLIC_FUNCTIONS
-from .jq_support import check_jq
+from .names import FILTER_NAMES, FUNCTION_NAMES, TEST_NAMES
 from .pebble_runtime import RUNTIME_HELPERS
 from .pebble_syntax import PebbleSyntaxError, Translation, translate
 from .printing import to_text
@@ -47,38 +54,8 @@ __all__ = [
     "is_templated",
     "line_col",
     "referenced_outputs",
+    "translate_or_none",
 ]
-
-
-ProblemKind = Literal["syntax", "jq", "other"]
-
-
-@dataclass(frozen=True)
-class ExprProblem:
-    """A problem found without running: message and 1-based position in the source.
-
-    ``kind`` says what found it: ``syntax`` (the template does not compile), ``jq``
-    (a literal jq program does not compile; the filter fails when it is reached), or
-    ``other`` (the checks of documents and CQL). It is left out of comparisons.
-    """
-
-    message: str
-    line: int
-    column: int
-    kind: ProblemKind = field(default="other", compare=False)
-
-
-def line_col(source: str, offset: int) -> tuple[int, int]:
-    """1-based line and column of ``offset`` in ``source``."""
-    offset = max(0, min(offset, len(source)))
-    line = source.count("\n", 0, offset) + 1
-    start = source.rfind("\n", 0, offset) + 1
-    return line, offset - start + 1
-
-
-def is_templated(source: str) -> bool:
-    """True when ``source`` holds ``{{`` or ``{%`` (other strings are never rendered)."""
-    return "{{" in source or "{%" in source
 
 
 # ----------------------------------------------------------------------- environment
@@ -224,12 +201,9 @@ def fast_context(template: Any, ctx: Mapping[str, Any]) -> Context:
     return Context(ENVIRONMENT, parent, template.name, template.blocks, globals=template.globals)
 
 
-FILTER_NAMES = frozenset(ENVIRONMENT.filters)
-TEST_NAMES = frozenset({*ENVIRONMENT.tests, "defined", "null", "empty", "map"})
-FUNCTION_NAMES = frozenset(
-    name for name in ENVIRONMENT.globals if not name.startswith("_") and name[:1].islower()
-)
-_FILTERS, _TESTS, _FUNCTIONS = set(FILTER_NAMES), set(TEST_NAMES), set(FUNCTION_NAMES)
+# The names templates may use are listed in ``names`` (a unit test checks that the
+# environment holds exactly those).
+_FILTERS, _TESTS, _FUNCTIONS = FILTER_NAMES, TEST_NAMES, FUNCTION_NAMES
 
 
 # ---------------------------------------------------------------------- translation
@@ -432,34 +406,6 @@ def _compile_cached(source: str) -> Template:
     return Template(source)
 
 
-def check_template(source: str) -> list[ExprProblem]:
-    """Syntax errors and jq syntax errors in literal ``jq('...')`` arguments."""
-    try:
-        translation = translate(source, _FILTERS, _TESTS, _FUNCTIONS)
-    except PebbleSyntaxError as exc:
-        return [ExprProblem(exc.message, *line_col(source, exc.offset), kind="syntax")]
-    problems: list[ExprProblem] = []
-    try:
-        ENVIRONMENT.parse(translation.jinja)
-    except TemplateError as exc:
-        lineno = getattr(exc, "lineno", None) or 1
-        message = getattr(exc, "message", None) or str(exc)
-        problems.append(ExprProblem(message, lineno, 1, kind="syntax"))
-    for program, offset in translation.jq_programs:
-        message = check_jq(program)
-        if message is not None:
-            problems.append(ExprProblem(message, *line_col(source, offset), kind="jq"))
-    return problems
-
-
-def translate_or_none(source: str) -> Translation | None:
-    """The translation of ``source``, or None when it cannot be read."""
-    try:
-        return translate(source, _FILTERS, _TESTS, _FUNCTIONS)
-    except PebbleSyntaxError:
-        return None
-
-
 def referenced_names(source: str) -> set[str] | None:
     """Root names a template reads (variables and functions), or None when unreadable."""
     if not is_templated(source):
@@ -471,13 +417,3 @@ def referenced_names(source: str) -> set[str] | None:
         return set(meta.find_undeclared_variables(ENVIRONMENT.parse(translation.jinja)))
     except (PebbleSyntaxError, TemplateError):
         return None
-
-
-def referenced_outputs(source: str) -> set[str]:
-    """Task ids read through ``outputs.X`` / ``outputs['x-y']`` (empty if unreadable)."""
-    if not is_templated(source):
-        return set()
-    try:
-        return set(translate(source, _FILTERS, _TESTS, _FUNCTIONS).outputs)
-    except PebbleSyntaxError:
-        return set()

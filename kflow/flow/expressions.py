@@ -1,7 +1,7 @@
 """Expression checks of a validated flow: syntax, jq, JSON documents, CQL, ``outputs.X``.
 
 Runs after the structural checks, on the templated strings the validator
-recorded (:class:`~kflow.flow.validate.TemplateSite`). ``kflow.expr`` is
+recorded (:class:`~kflow.flow.validate.TemplateSite`). ``kflow.expr.checks`` is
 imported here only, and only when a flow holds something to check.
 
 Kestra saves a flow whose template does not parse, whose JSON document is not
@@ -113,10 +113,10 @@ def _one_line(message: str) -> str:
 
 
 def _expr_api() -> Any:
-    """``kflow.expr``, imported on first use (it brings Jinja2 and jq)."""
-    import kflow.expr as expr
+    """``kflow.expr.checks``, imported on first use (it needs neither Jinja2 nor the runtime)."""
+    import kflow.expr.checks as checks
 
-    return expr
+    return checks
 
 
 def _reference_problem(

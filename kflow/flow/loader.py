@@ -13,7 +13,6 @@ checked here as Kestra's ``Output`` model and ``FlowValidator`` check them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,13 +30,25 @@ if TYPE_CHECKING:
 _FLOW_OUTPUTS = list_of(FLOW_OUTPUT)
 
 
-@dataclass
 class LoadResult:
     """The flow (None when there is any error) and every diagnostic, in file order."""
 
-    flow: Flow | None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    path: str = "<string>"
+    __slots__ = ("diagnostics", "flow", "path")
+
+    def __init__(
+        self,
+        flow: Flow | None,
+        diagnostics: list[Diagnostic] | None = None,
+        path: str = "<string>",
+    ) -> None:
+        self.flow = flow
+        self.diagnostics: list[Diagnostic] = [] if diagnostics is None else diagnostics
+        self.path = path
+
+    def __repr__(self) -> str:
+        return (
+            f"LoadResult(flow={self.flow!r}, diagnostics={self.diagnostics!r}, path={self.path!r})"
+        )
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -4,14 +4,18 @@
 no errors; every value here is plain Python (no YAML node types), defaults
 and ``pluginDefaults`` already applied. Templated strings stay strings: the
 engine compiles them once per flow with ``kflow.expr``.
+
+The classes are records (:mod:`kflow.records`: the behaviour of dataclasses, without
+generating their methods at every start of ``kflow validate``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+from kflow.records import FrozenRecord, Record
 
 if TYPE_CHECKING:
     from kflow.flow.registry import TypeSpec
@@ -23,18 +27,34 @@ class RetryType(StrEnum):
     RANDOM = "random"
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(FrozenRecord):
     """Kestra's task/flow ``retry``; durations in seconds."""
 
+    __slots__ = ("delay_factor", "interval", "max_attempts", "max_duration", "max_interval",
+                 "min_interval", "type", "warning_on_retry")  # fmt: skip
+
     type: RetryType
-    max_attempts: int | None = None  # total attempts, first one included
-    max_duration: float | None = None
-    interval: float | None = None  # constant, exponential
-    max_interval: float | None = None  # exponential, random
-    delay_factor: float | None = None  # exponential
-    min_interval: float | None = None  # random
-    warning_on_retry: bool = False
+    max_attempts: int | None  # total attempts, first one included
+    max_duration: float | None
+    interval: float | None  # constant, exponential
+    max_interval: float | None  # exponential, random
+    delay_factor: float | None  # exponential
+    min_interval: float | None  # random
+    warning_on_retry: bool
+
+    def __init__(
+        self,
+        type: RetryType,
+        max_attempts: int | None = None,
+        max_duration: float | None = None,
+        interval: float | None = None,
+        max_interval: float | None = None,
+        delay_factor: float | None = None,
+        min_interval: float | None = None,
+        warning_on_retry: bool = False,
+    ) -> None:
+        self._set(type, max_attempts, max_duration, interval, max_interval, delay_factor,
+                  min_interval, warning_on_retry)  # fmt: skip
 
 
 class ConcurrencyBehavior(StrEnum):
@@ -45,12 +65,16 @@ class ConcurrencyBehavior(StrEnum):
     FAIL = "FAIL"  # it ends FAILED, no task run
 
 
-@dataclass(frozen=True)
-class Concurrency:
+class Concurrency(FrozenRecord):
     """The flow's ``concurrency``: at most ``limit`` executions of the flow at once."""
 
+    __slots__ = ("behavior", "limit")
+
     limit: int
-    behavior: ConcurrencyBehavior = ConcurrencyBehavior.QUEUE
+    behavior: ConcurrencyBehavior
+
+    def __init__(self, limit: int, behavior: ConcurrencyBehavior = ConcurrencyBehavior.QUEUE):
+        self._set(limit, behavior)
 
     @classmethod
     def from_mapping(cls, value: Mapping[str, Any] | None) -> Concurrency | None:
@@ -66,14 +90,18 @@ class Concurrency:
         return cls(limit, ConcurrencyBehavior(behavior))
 
 
-@dataclass(frozen=True)
-class FlowOutput:
+class FlowOutput(FrozenRecord):
     """One of the flow's ``outputs``: ``value`` (templated) rendered at the end, typed."""
+
+    __slots__ = ("description", "id", "type", "value")
 
     id: str
     type: str
     value: Any
-    description: str | None = None
+    description: str | None
+
+    def __init__(self, id: str, type: str, value: Any, description: str | None = None) -> None:
+        self._set(id, type, value, description)
 
     @classmethod
     def from_mapping(cls, value: Mapping[str, Any]) -> FlowOutput:
@@ -85,63 +113,110 @@ class FlowOutput:
         )
 
 
-@dataclass
-class TaskDef:
+class TaskDef(Record):
     """One task of a flow (or nested inside a flowable task).
 
     ``props`` holds the type's own properties, validated and with defaults
     applied. Properties whose kind is a task list (``then``, ``tasks``,
     ``cases`` values ...) hold ``list[TaskDef]`` (``cases``: ``dict[str,
-    list[TaskDef]]``).
+    list[TaskDef]]``). ``type`` is the canonical type name (aliases resolved),
+    ``timeout`` in seconds per attempt, ``run_if`` a template (None: always), ``line``
+    the 1-based line of the task in its file.
     """
 
-    id: str
-    type: str  # the canonical type name (aliases resolved)
-    spec: TypeSpec
-    props: dict[str, Any]
-    description: str | None = None
-    retry: RetryPolicy | None = None
-    timeout: float | None = None  # seconds, per attempt
-    disabled: bool = False
-    allow_failure: bool = False
-    allow_warning: bool = False
-    log_level: str | None = None
-    run_if: str | None = None  # template; None means always
-    line: int = 0  # 1-based line of the task in its file
+    def __init__(
+        self,
+        id: str,
+        type: str,
+        spec: TypeSpec,
+        props: dict[str, Any],
+        description: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        disabled: bool = False,
+        allow_failure: bool = False,
+        allow_warning: bool = False,
+        log_level: str | None = None,
+        run_if: str | None = None,
+        line: int = 0,
+    ) -> None:
+        self.id = id
+        self.type = type
+        self.spec = spec
+        self.props = props
+        self.description = description
+        self.retry = retry
+        self.timeout = timeout
+        self.disabled = disabled
+        self.allow_failure = allow_failure
+        self.allow_warning = allow_warning
+        self.log_level = log_level
+        self.run_if = run_if
+        self.line = line
 
 
-@dataclass
-class TriggerDef:
+class TriggerDef(Record):
     """One trigger of a flow; ``props`` as for :class:`TaskDef`."""
 
-    id: str
-    type: str
-    spec: TypeSpec
-    props: dict[str, Any]
-    description: str | None = None
-    disabled: bool = False
-    line: int = 0
+    def __init__(
+        self,
+        id: str,
+        type: str,
+        spec: TypeSpec,
+        props: dict[str, Any],
+        description: str | None = None,
+        disabled: bool = False,
+        line: int = 0,
+    ) -> None:
+        self.id = id
+        self.type = type
+        self.spec = spec
+        self.props = props
+        self.description = description
+        self.disabled = disabled
+        self.line = line
 
 
-@dataclass
-class Flow:
-    id: str
-    namespace: str
-    tasks: list[TaskDef]
-    triggers: list[TriggerDef] = field(default_factory=list)
-    errors: list[TaskDef] = field(default_factory=list)
-    finally_: list[TaskDef] = field(default_factory=list)
-    after_execution: list[TaskDef] = field(default_factory=list)
-    description: str | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    inputs: list[dict[str, Any]] = field(default_factory=list)
-    variables: dict[str, Any] = field(default_factory=dict)
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-    retry: RetryPolicy | None = None
-    disabled: bool = False
-    revision: int | None = None
-    source_path: str | None = None
-    concurrency: dict[str, Any] | None = None  # {"limit": int, "behavior": QUEUE|CANCEL|FAIL}
+class Flow(Record):
+    """A valid flow. ``concurrency``: ``{"limit": int, "behavior": QUEUE|CANCEL|FAIL}``."""
+
+    def __init__(
+        self,
+        id: str,
+        namespace: str,
+        tasks: list[TaskDef],
+        triggers: list[TriggerDef] | None = None,
+        errors: list[TaskDef] | None = None,
+        finally_: list[TaskDef] | None = None,
+        after_execution: list[TaskDef] | None = None,
+        description: str | None = None,
+        labels: dict[str, str] | None = None,
+        inputs: list[dict[str, Any]] | None = None,
+        variables: dict[str, Any] | None = None,
+        outputs: list[dict[str, Any]] | None = None,
+        retry: RetryPolicy | None = None,
+        disabled: bool = False,
+        revision: int | None = None,
+        source_path: str | None = None,
+        concurrency: dict[str, Any] | None = None,
+    ) -> None:
+        self.id = id
+        self.namespace = namespace
+        self.tasks = tasks
+        self.triggers: list[TriggerDef] = [] if triggers is None else triggers
+        self.errors: list[TaskDef] = [] if errors is None else errors
+        self.finally_: list[TaskDef] = [] if finally_ is None else finally_
+        self.after_execution: list[TaskDef] = [] if after_execution is None else after_execution
+        self.description = description
+        self.labels: dict[str, str] = {} if labels is None else labels
+        self.inputs: list[dict[str, Any]] = [] if inputs is None else inputs
+        self.variables: dict[str, Any] = {} if variables is None else variables
+        self.outputs: list[dict[str, Any]] = [] if outputs is None else outputs
+        self.retry = retry
+        self.disabled = disabled
+        self.revision = revision
+        self.source_path = source_path
+        self.concurrency = concurrency
 
     @property
     def ref(self) -> str:

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import difflib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
 from kflow.flow.yamltree import YNode
+from kflow.records import FrozenRecord
 
 TemplateKind = Literal["template", "document", "cql"]
 
@@ -36,6 +35,8 @@ def is_template_text(value: object) -> bool:
 
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     """The candidates closest to ``name`` (case-insensitive), best first."""
+    import difflib
+
     pool = list(dict.fromkeys(candidates))
     lowered = {c.lower(): c for c in pool}
     hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
@@ -77,8 +78,11 @@ class CheckContext(Protocol):
     def error_count(self) -> int: ...
 
 
-@dataclass(frozen=True, kw_only=True)
-class Prop:
+#: The default of a field that starts as a new empty dict.
+_NEW_DICT: Any = object()
+
+
+class Prop(FrozenRecord):
     """Base of every property kind.
 
     ``templated``: the value may be (or, for containers, contain) ``{{ }}``
@@ -86,15 +90,51 @@ class Prop:
     ``template`` says how the expression checks read it (``document`` for a
     JSON document template, ``cql`` for CQL). ``deprecated`` is the warning
     shown when the property is set. ``aliases`` are older spellings.
+
+    Props are frozen records (:mod:`kflow.records`), built with keyword arguments only:
+    a subclass lists its own fields and their defaults in ``_own``.
     """
 
-    required: bool = False
-    default: Any = None
-    description: str = ""
-    templated: bool = False
-    template: TemplateKind = "template"
-    deprecated: str | None = None
-    aliases: tuple[str, ...] = ()
+    __slots__ = ("aliases", "default", "deprecated", "description", "required", "template",
+                 "templated")  # fmt: skip
+
+    required: bool
+    default: Any
+    description: str
+    templated: bool
+    template: TemplateKind
+    deprecated: str | None
+    aliases: tuple[str, ...]
+
+    _base: ClassVar[dict[str, Any]] = {
+        "required": False,
+        "default": None,
+        "description": "",
+        "templated": False,
+        "template": "template",
+        "deprecated": None,
+        "aliases": (),
+    }
+    _own: ClassVar[dict[str, Any]] = {}
+    _fields: ClassVar[tuple[str, ...]] = tuple(_base)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = {name: value for name, value in cls._own.items() if name not in cls._base}
+        cls._fields = (*cls._base, *own)
+
+    def __init__(self, **kw: Any) -> None:
+        setter = object.__setattr__
+        for name, default in self._base.items():
+            setter(self, name, kw.pop(name, default))
+        for name, default in self._own.items():
+            if name in kw:
+                setter(self, name, kw.pop(name))
+            else:
+                setter(self, name, {} if default is _NEW_DICT else default)
+        if kw:
+            unknown = ", ".join(sorted(kw))
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments: {unknown}")
 
     expected: ClassVar[str] = "a value"
 
@@ -149,9 +189,11 @@ def describe(node: YNode) -> str:
     return f"the string {text!r}"
 
 
-@dataclass(frozen=True, kw_only=True)
 class StringProp(Prop):
-    pattern: str | None = None
+    __slots__ = ("pattern",)
+
+    pattern: str | None
+    _own: ClassVar[dict[str, Any]] = {"pattern": None}
     expected: ClassVar[str] = "a string"
 
     def _check(self, node: YNode, ctx: CheckContext, key_path: str) -> Any:
@@ -174,9 +216,11 @@ class StringProp(Prop):
         return out
 
 
-@dataclass(frozen=True, kw_only=True)
 class IntProp(Prop):
-    minimum: int | None = None
+    __slots__ = ("minimum",)
+
+    minimum: int | None
+    _own: ClassVar[dict[str, Any]] = {"minimum": None}
     expected: ClassVar[str] = "an integer"
 
     def _check(self, node: YNode, ctx: CheckContext, key_path: str) -> Any:
@@ -197,8 +241,8 @@ class IntProp(Prop):
         return out
 
 
-@dataclass(frozen=True, kw_only=True)
 class NumberProp(Prop):
+    __slots__ = ()
     expected: ClassVar[str] = "a number"
 
     def _check(self, node: YNode, ctx: CheckContext, key_path: str) -> Any:
@@ -215,8 +259,8 @@ class NumberProp(Prop):
         return {"type": "number"}
 
 
-@dataclass(frozen=True, kw_only=True)
 class BoolProp(Prop):
+    __slots__ = ()
     expected: ClassVar[str] = "true or false"
 
     def _check(self, node: YNode, ctx: CheckContext, key_path: str) -> Any:
@@ -256,8 +300,8 @@ def parse_duration(text: str) -> float | None:
     return -seconds if match.group("sign") == "-" else seconds
 
 
-@dataclass(frozen=True, kw_only=True)
 class DurationProp(Prop):
+    __slots__ = ()
     expected: ClassVar[str] = "an ISO-8601 duration such as PT30S, PT5M or P1D"
 
     def _check(self, node: YNode, ctx: CheckContext, key_path: str) -> Any:
@@ -279,13 +323,15 @@ class DurationProp(Prop):
         return {"type": "string", "format": "duration"}
 
 
-@dataclass(frozen=True, kw_only=True)
 class EnumProp(Prop):
     """One of ``values``; values in ``unsupported`` are known but refused by kflow."""
 
-    values: tuple[str, ...] = ()
-    unsupported: tuple[str, ...] = ()
-    unsupported_reason: str = ""
+    __slots__ = ("unsupported", "unsupported_reason", "values")
+
+    values: tuple[str, ...]
+    unsupported: tuple[str, ...]
+    unsupported_reason: str
+    _own: ClassVar[dict[str, Any]] = {"values": (), "unsupported": (), "unsupported_reason": ""}
 
     @property
     def expected_text(self) -> str:
@@ -319,10 +365,12 @@ class EnumProp(Prop):
         return {"type": "string", "enum": list(self.values)}
 
 
-@dataclass(frozen=True, kw_only=True)
 class ListProp(Prop):
-    of: Prop | None = None
-    min_items: int = 0
+    __slots__ = ("min_items", "of")
+
+    of: Prop | None
+    min_items: int
+    _own: ClassVar[dict[str, Any]] = {"of": None, "min_items": 0}
     expected: ClassVar[str] = "a list"
 
     def _check(self, node: YNode, ctx: CheckContext, key_path: str) -> Any:
@@ -343,11 +391,13 @@ class ListProp(Prop):
         return out
 
 
-@dataclass(frozen=True, kw_only=True)
 class MapProp(Prop):
     """A mapping with free keys; values checked by ``of`` (any value when None)."""
 
-    of: Prop | None = None
+    __slots__ = ("of",)
+
+    of: Prop | None
+    _own: ClassVar[dict[str, Any]] = {"of": None}
     expected: ClassVar[str] = "a mapping"
 
     def _check(self, node: YNode, ctx: CheckContext, key_path: str) -> Any:
@@ -369,11 +419,13 @@ class MapProp(Prop):
         return out
 
 
-@dataclass(frozen=True, kw_only=True)
 class ObjectProp(Prop):
     """A mapping with declared keys (``props``); unknown keys are errors."""
 
-    props: Mapping[str, Prop] = field(default_factory=dict)
+    __slots__ = ("props",)
+
+    props: Mapping[str, Prop]
+    _own: ClassVar[dict[str, Any]] = {"props": _NEW_DICT}
     expected: ClassVar[str] = "a mapping"
 
     def _check(self, node: YNode, ctx: CheckContext, key_path: str) -> Any:
@@ -391,11 +443,13 @@ class ObjectProp(Prop):
         return object_schema(self.props)
 
 
-@dataclass(frozen=True, kw_only=True)
 class OneOfProp(Prop):
     """The first of ``options`` that accepts the value (e.g. a string or a list)."""
 
-    options: tuple[Prop, ...] = ()
+    __slots__ = ("options",)
+
+    options: tuple[Prop, ...]
+    _own: ClassVar[dict[str, Any]] = {"options": ()}
 
     @property
     def expected_text(self) -> str:
@@ -429,9 +483,10 @@ def _same_shape(prop: Prop, node: YNode) -> bool:
     return node.is_scalar
 
 
-@dataclass(frozen=True, kw_only=True)
 class AnyProp(Prop):
     """Any YAML value (JSON-like data); every string in it is templated when ``templated``."""
+
+    __slots__ = ()
 
     def _check(self, node: YNode, ctx: CheckContext, key_path: str) -> Any:
         if self.templated:
@@ -453,7 +508,6 @@ def _record_strings(node: YNode, ctx: CheckContext, key_path: str, kind: Templat
             _record_strings(child, ctx, f"{key_path}.{key}", kind)
 
 
-@dataclass(frozen=True, kw_only=True)
 class TasksProp(Prop):
     """A list of nested tasks (``tasks``, ``then``, ``else`` ...).
 
@@ -462,9 +516,12 @@ class TasksProp(Prop):
     lists of the same task (``errors``).
     """
 
-    concurrent: bool = False
-    after: bool = False
-    min_items: int = 1
+    __slots__ = ("after", "concurrent", "min_items")
+
+    concurrent: bool
+    after: bool
+    min_items: int
+    _own: ClassVar[dict[str, Any]] = {"concurrent": False, "after": False, "min_items": 1}
     expected: ClassVar[str] = "a list of tasks"
 
     def _check(self, node: YNode, ctx: CheckContext, key_path: str) -> Any:
@@ -482,10 +539,10 @@ class TasksProp(Prop):
         return {"type": "array", "items": {"$ref": "#/$defs/task"}}
 
 
-@dataclass(frozen=True, kw_only=True)
 class CasesProp(Prop):
     """A mapping from a value to a task list (``Switch.cases``)."""
 
+    __slots__ = ()
     expected: ClassVar[str] = "a mapping of task lists"
 
     def _check(self, node: YNode, ctx: CheckContext, key_path: str) -> Any:

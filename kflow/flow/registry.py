@@ -12,14 +12,13 @@ list it in that module's ``SPECS``.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from kflow.flow.properties import CheckContext, Prop
+from kflow.records import FrozenRecord
 
 if TYPE_CHECKING:
     from kflow.flow.yamltree import YNode
@@ -44,23 +43,44 @@ CATALOG_MODULES = (
 )
 
 
-@dataclass(frozen=True)
-class TypeSpec:
+class TypeSpec(FrozenRecord):
     """One task or trigger type.
 
     ``runner`` is ``"module:Class"``, imported by the engine when the flow
     runs; ``None`` means the type is declared (flows using it validate) but
-    kflow cannot run it yet. ``flowable`` types hold nested tasks.
+    kflow cannot run it yet. ``flowable`` types hold nested tasks. ``check``, a
+    cross-property rule, is left out of comparisons.
     """
+
+    __slots__ = ("aliases", "check", "description", "flowable", "kind", "name", "properties",
+                 "runner")  # fmt: skip
+
+    _compared = ("name", "kind", "properties", "runner", "aliases", "description", "flowable")
 
     name: str
     kind: TypeKind
     properties: Mapping[str, Prop]
-    runner: str | None = None
-    aliases: tuple[str, ...] = ()
-    description: str = ""
-    flowable: bool = False
-    check: CrossCheck | None = field(default=None, compare=False)
+    runner: str | None
+    aliases: tuple[str, ...]
+    description: str
+    flowable: bool
+    check: CrossCheck | None
+
+    def __init__(
+        self,
+        name: str,
+        kind: TypeKind,
+        properties: Mapping[str, Prop],
+        runner: str | None = None,
+        aliases: tuple[str, ...] = (),
+        description: str = "",
+        flowable: bool = False,
+        check: CrossCheck | None = None,
+    ) -> None:
+        self._set(name, kind, properties, runner, aliases, description, flowable, check)
+
+    def __repr__(self) -> str:  # short: the properties would fill a screen
+        return f"TypeSpec(name={self.name!r}, kind={self.kind!r}, runner={self.runner!r})"
 
     @property
     def short_name(self) -> str:
@@ -125,6 +145,8 @@ class TypeRegistry:
         Names are compared without the ``io.kestra.plugin.``/``io.kestra.`` prefix
         that every name shares, so that only real near-misses are suggested.
         """
+        import difflib
+
         scored: dict[str, float] = {}
         wanted = _short(name)
         for key, spec in self._by_name.items():

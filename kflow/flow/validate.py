@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from kflow.flow.common import (
@@ -48,7 +47,6 @@ _TOP_TASKS = TasksProp()
 _OPTIONAL_TASKS = TasksProp(min_items=0)
 
 
-@dataclass(frozen=True)
 class TemplateSite:
     """A string to check with the expression checks.
 
@@ -56,11 +54,24 @@ class TemplateSite:
     (None: order is not checked, only existence). ``task``: the owning task.
     """
 
-    node: YNode
-    key_path: str
-    kind: TemplateKind
-    task: str | None
-    before: frozenset[str] | None
+    __slots__ = ("before", "key_path", "kind", "node", "task")
+
+    def __init__(
+        self,
+        node: YNode,
+        key_path: str,
+        kind: TemplateKind,
+        task: str | None,
+        before: frozenset[str] | None,
+    ) -> None:
+        self.node = node
+        self.key_path = key_path
+        self.kind = kind
+        self.task = task
+        self.before = before
+
+    def __repr__(self) -> str:
+        return f"TemplateSite({self.key_path!r}, {self.kind!r}, task={self.task!r})"
 
     @property
     def in_trigger(self) -> bool:
@@ -68,11 +79,15 @@ class TemplateSite:
         return self.task is None and self.key_path.startswith(("triggers.", "triggers["))
 
 
-@dataclass
 class PluginDefault:
-    type: str
-    values: YNode
-    forced: bool
+    """One item of ``pluginDefaults``: values for the types ``type`` names or prefixes."""
+
+    __slots__ = ("forced", "type", "values")
+
+    def __init__(self, type: str, values: YNode, forced: bool) -> None:
+        self.type = type
+        self.values = values
+        self.forced = forced
 
 
 class FlowValidator(CheckContext):

@@ -9,7 +9,6 @@ the exact line and column of any key or value.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kflow.flow.diagnostics import Diagnostic
@@ -20,7 +19,6 @@ MAX_DEPTH = 200
 _TAG = "tag:yaml.org,2002:"
 
 
-@dataclass(eq=False)
 class YNode:
     """One YAML node.
 
@@ -28,16 +26,36 @@ class YNode:
     ``dict[str, YNode]`` for mappings (``keys`` then holds the key nodes).
     Positions are 1-based; ``start``/``end`` are offsets into the source text.
     ``style`` is the scalar style: ``None`` (plain), ``'``, ``"``, ``|``, ``>``.
+    Nodes compare by identity.
     """
 
-    kind: NodeKind
-    value: Any
-    line: int
-    column: int
-    start: int = 0
-    end: int = 0
-    style: str | None = None
-    keys: dict[str, YNode] = field(default_factory=dict)
+    __slots__ = ("column", "end", "keys", "kind", "line", "start", "style", "value")
+
+    def __init__(
+        self,
+        kind: NodeKind,
+        value: Any,
+        line: int,
+        column: int,
+        start: int = 0,
+        end: int = 0,
+        style: str | None = None,
+        keys: dict[str, YNode] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.value = value
+        self.line = line
+        self.column = column
+        self.start = start
+        self.end = end
+        self.style = style
+        self.keys: dict[str, YNode] = {} if keys is None else keys
+
+    def __repr__(self) -> str:
+        return (
+            f"YNode(kind={self.kind!r}, value={self.value!r}, line={self.line}, "
+            f"column={self.column}, style={self.style!r})"
+        )
 
     @property
     def is_map(self) -> bool:

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import threading
 import time
 from collections import deque
@@ -576,7 +575,7 @@ def with_overrides(trigger: TriggerDef, overrides: Mapping[str, Any]) -> Trigger
         return trigger
     from kflow.engine.overrides import apply_overrides
 
-    return dataclasses.replace(trigger, props=apply_overrides(trigger.props, overrides))
+    return trigger.replace(props=apply_overrides(trigger.props, overrides))
 
 
 def _topics(trigger_id: str, value: Any) -> list[str]:
