@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hashlib
 import json
 import threading
@@ -181,9 +180,7 @@ class RealtimeTrigger(RecordSource):
         if options.overrides:
             from kflow.engine.overrides import apply_overrides
 
-            trigger = dataclasses.replace(
-                trigger, props=apply_overrides(trigger.props, options.overrides)
-            )
+            trigger = trigger.replace(props=apply_overrides(trigger.props, options.overrides))
         return cls(
             trigger,
             variables=variables,

@@ -87,3 +87,19 @@ def test_state_dir_reaches_the_trigger_and_keys_its_position(tmp_path: Path) -> 
     assert source.mode == "NO_DATA"
     assert source.server_id == default_server_id("company.team", "cdc", "realtime")
     assert source.settings.address == "db.example:3307"
+
+
+def test_set_overrides_a_trigger_property(tmp_path: Path) -> None:
+    from kflow.engine.overrides import parse_overrides
+    from kflow.flow import load_flow_text
+    from kflow.run.session import RunOptions, source_options
+
+    flow = load_flow_text(FLOW, "flow.yaml", for_run=True).flow
+    assert flow is not None
+    trigger = flow.triggers[0]
+    run = RunOptions(state_dir=str(tmp_path), overrides=parse_overrides(["port=3399"]))
+    source = RealtimeTrigger.from_trigger(
+        trigger, {"flow": {"namespace": "company.team", "id": "cdc"}}, source_options(trigger, run)
+    )
+    assert isinstance(source, RealtimeTrigger)
+    assert source.settings.address == "db.example:3399"
