@@ -20,6 +20,9 @@
 
 ``%`` is doubled in the text sent with parameters (psycopg2 and pymysql read ``%s``).
 Statements are split at top-level ``;``: ``Query`` runs one, ``Queries`` several.
+
+The lexing (quotes, comments, dollar quotes, ``:name``) and the value positions are
+``kflow.expr.statement_lexer``'s, shared with CQL; here is what a hole becomes.
 """
 
 from __future__ import annotations
@@ -27,12 +30,21 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from jinja2 import Undefined
 
 from kflow.errors import ExpressionError, TaskError
 from kflow.expr.printing import to_text
+from kflow.expr.statement_lexer import (
+    MYSQL,
+    POSTGRESQL,
+    HoleSite,
+    Param,
+    Piece,
+    Placement,
+    lex_statements,
+)
 from kflow.expr.templates import (
     ExprProblem,
     compile_jinja_expression,
@@ -42,6 +54,9 @@ from kflow.expr.templates import (
     translate_or_none,
 )
 from kflow.plugins.templating import STATIC_NAMES
+
+if TYPE_CHECKING:
+    from kflow.expr.pebble_syntax import Hole
 
 __all__ = [
     "ALL_NAMES",
@@ -55,62 +70,15 @@ __all__ = [
 
 Dialect = Literal["postgres", "mysql"]
 
-_VALUE_AFTER = {
-    "=",
-    "<",
-    ">",
-    "<=",
-    ">=",
-    "!=",
-    "<>",
-    "IN",
-    "LIKE",
-    "ILIKE",
-    "LIMIT",
-    "OFFSET",
-    "+",
-    "-",
-    "*",
-    "/",
-    "%",
-    "||",
-    "WHERE",
-    "AND",
-    "OR",
-    "NOT",
-    "WHEN",
-    "THEN",
-    "ELSE",
-    "BETWEEN",
-    "CASE",
-    "INTERVAL",
-    "ESCAPE",
-    "[",
-}
-_LIST_OPENERS = {"VALUES", "IN"}
-_SELECT_ENDS = {"FROM", "INTO", "WHERE", "GROUP", "ORDER", "LIMIT", "UNION", "HAVING", "WINDOW"}
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*|\d+(?:\.\d+)?")
-_OPS = ("<=", ">=", "!=", "<>", "||", "::")
+_DIALECTS = {"postgres": POSTGRESQL, "mysql": MYSQL}
 _CHANGING_FUNCTIONS = re.compile(r"\b(now|uuid|randomInt|kv|errorLogs)\s*\(")
-_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_MYSQL_ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a"}
-
-
-@dataclass
-class Param:
-    """One bound value: a hole, a string literal made of text and holes, or ``:name``."""
-
-    hole: int | None = None
-    parts: list[str | int] | None = None
-    name: str | None = None
 
 
 @dataclass
 class StatementPlan:
     """One statement: text, static holes (printed once) and bound parameters, in order."""
 
-    pieces: list[str | int | Param] = field(default_factory=list)
+    pieces: list[Piece] = field(default_factory=list)
 
     def is_blank(self) -> bool:
         text = "".join(p for p in self.pieces if isinstance(p, str))
@@ -131,9 +99,20 @@ def _strip_comments(text: str) -> str:
     return re.sub(r"(--|#)[^\n]*", " ", text)
 
 
-def _hole_is_static(body: str) -> bool:
-    names = referenced_names("{{ " + body + " }}")
-    return names is not None and names <= STATIC_NAMES and not _CHANGING_FUNCTIONS.search(body)
+def _hole_is_static(hole: Hole) -> bool:
+    names = referenced_names("{{ " + hole.body + " }}")
+    return names is not None and names <= STATIC_NAMES and not _CHANGING_FUNCTIONS.search(hole.body)
+
+
+def _place(site: HoleSite) -> tuple[Placement, str | None]:
+    if _hole_is_static(site.hole) and (site.glued or not site.value or site.select_list):
+        return "print", None  # a name fixed for the whole run (a table, a schema)
+    problem = site.problem(
+        "SQL expects a name or keyword",
+        "it reads per-execution values, which are bound, never pasted into the SQL: write "
+        "the name in the query, or read it from vars, inputs or envs",
+    )
+    return ("bind" if problem is None else "refuse"), problem
 
 
 def plan_sql(
@@ -151,294 +130,17 @@ def plan_sql(
                 source.find("{%"),
             )
         )
-    names: Collection[str] = parameter_names if parameter_names is not None else ()
-    static_holes: set[int] = set()
-    statements: list[StatementPlan] = [StatementPlan()]
-    out = statements[-1].pieces
-    prev: list[str] = []
-    parens: list[bool] = []
-    state = "code"  # code, string, ident, line_comment, block_comment, dollar
-    quote = "'"  # the closing character of the current string or identifier
-    literal: list[str | int] = []
-    literal_has_hole = False
-    literal_start = 0
-    literal_prefix = ""
-    backslashes = False
-    dollar_tag = ""
-    pos = 0
-    hole_iter = iter(enumerate(holes))
-    next_hole = next(hole_iter, None)
-    n = len(source)
-
-    def emit(text: str) -> None:
-        if out and isinstance(out[-1], str):
-            out[-1] += text
-        else:
-            out.append(text)
-
-    select_depth: list[int] = []  # paren depths of the SELECT lists being read
-
-    def in_value_list() -> bool:
-        return bool(parens) and parens[-1]
-
-    def in_select_list() -> bool:
-        return bool(select_depth) and select_depth[-1] == len(parens)
-
-    def in_value_position() -> bool:
-        if not prev:
-            return False
-        last = prev[-1]
-        if last in _VALUE_AFTER:
-            return True
-        if last in ("SELECT", "DISTINCT") or (last == "," and in_select_list()):
-            return in_select_list()
-        if last in ("(", ","):
-            return bool(parens) and parens[-1]
-        return False
-
-    while pos <= n:
-        if next_hole is not None and pos == next_hole[1].start:
-            index, hole = next_hole
-            next_hole = next(hole_iter, None)
-            static = _hole_is_static(hole.body)
-            if state == "string":
-                literal.append(index)
-                literal_has_hole = True
-            elif state in ("ident", "line_comment", "block_comment", "dollar"):
-                if static:
-                    static_holes.add(index)
-                    out.append(index)
-                else:
-                    where = {"ident": "a quoted identifier", "dollar": "a dollar-quoted string"}
-                    problems.append(
-                        (
-                            f"the expression `{hole.text}` is inside "
-                            f"{where.get(state, 'a comment')}; it cannot be bound",
-                            pos,
-                        )
-                    )
-            else:
-                glued_before = pos > 0 and (source[pos - 1].isalnum() or source[pos - 1] in "_.")
-                after = source[hole.end : hole.end + 1]
-                glued_after = bool(after) and (after.isalnum() or after in "_.(")
-                if static and (
-                    glued_before or glued_after or not in_value_position() or in_select_list()
-                ):
-                    # A name fixed for the whole run (a table, a schema): printed once.
-                    static_holes.add(index)
-                    out.append(index)
-                    prev.append("name")
-                elif glued_before or glued_after:
-                    problems.append(
-                        (
-                            f"the expression `{hole.text}` is glued to other characters; only "
-                            "a whole value can be bound",
-                            pos,
-                        )
-                    )
-                elif not in_value_position():
-                    after_what = f" (after {prev[-1]})" if prev else ""
-                    problems.append(
-                        (
-                            f"the expression `{hole.text}` stands where SQL expects a name or "
-                            f"keyword{after_what}; it reads per-execution values, which are "
-                            "bound, never pasted into the SQL: write the name in the query, "
-                            "or read it from vars, inputs or envs",
-                            pos,
-                        )
-                    )
-                else:
-                    out.append(Param(hole=index))
-                    prev.append("?")
-            pos = hole.end
-            continue
-        if pos == n:
-            break
-        ch = source[pos]
-        if state == "string":
-            if ch == "\\" and backslashes and pos + 1 < n:
-                nxt = source[pos + 1]
-                literal.append(_MYSQL_ESCAPES.get(nxt, "\\" + nxt if nxt in "%_" else nxt))
-                emit(source[pos : pos + 2])
-                pos += 2
-                continue
-            if ch == quote and source.startswith(quote * 2, pos):
-                literal.append(quote)
-                emit(quote * 2)
-                pos += 2
-                continue
-            if ch == quote:
-                state = "code"
-                if literal_has_hole:
-                    if literal_prefix:
-                        problems.append(
-                            (
-                                f"an expression inside a {literal_prefix}'...' literal cannot "
-                                "be bound; use a plain '...' literal",
-                                pos,
-                            )
-                        )
-                    _cut_literal(out, literal_start)
-                    out.append(Param(parts=_merge(literal)))
-                    prev.append("?")
-                else:
-                    emit(ch)
-                    prev.append("'literal'")
-            else:
-                literal.append(ch)
-                emit(ch)
-            pos += 1
-            continue
-        if state == "ident":
-            emit(ch)
-            if ch == quote:
-                state = "code"
-                prev.append("ident")
-            pos += 1
-            continue
-        if state == "dollar":
-            if source.startswith(dollar_tag, pos):
-                emit(dollar_tag)
-                pos += len(dollar_tag)
-                state = "code"
-                prev.append("'literal'")
-            else:
-                emit(ch)
-                pos += 1
-            continue
-        if state == "line_comment":
-            emit(ch)
-            if ch == "\n":
-                state = "code"
-            pos += 1
-            continue
-        if state == "block_comment":
-            if source.startswith("*/", pos):
-                emit("*/")
-                state = "code"
-                pos += 2
-            else:
-                emit(ch)
-                pos += 1
-            continue
-        # code
-        if ch == "'" or (ch == '"' and dialect == "mysql"):  # MySQL: "..." is a string too
-            before = source[pos - 1] if pos > 0 else ""
-            glued = before.isalnum() or before == "_"
-            literal_prefix = before if glued else ""
-            state = "string"
-            quote = ch
-            literal = []
-            literal_has_hole = False
-            backslashes = dialect == "mysql" or literal_prefix in ("e", "E")
-            emit(ch)
-            literal_start = _text_length(out) - 1
-            pos += 1
-            continue
-        if ch == '"' or (ch == "`" and dialect == "mysql"):
-            state = "ident"
-            quote = ch
-            emit(ch)
-            pos += 1
-            continue
-        if source.startswith("--", pos) or (ch == "#" and dialect == "mysql"):
-            state = "line_comment"
-            emit(ch)
-            pos += 1
-            continue
-        if source.startswith("/*", pos):
-            state = "block_comment"
-            emit("/*")
-            pos += 2
-            continue
-        if ch == "$" and dialect == "postgres":
-            tag = _DOLLAR_TAG.match(source, pos)
-            if tag and not (pos > 0 and (source[pos - 1].isalnum() or source[pos - 1] == "_")):
-                dollar_tag = tag.group()
-                state = "dollar"
-                emit(dollar_tag)
-                pos = tag.end()
-                continue
-        if ch == ":" and not source.startswith("::", pos) and source[pos - 1 : pos] != ":":
-            name = _NAME.match(source, pos + 1)
-            if name and name.group() in names:
-                out.append(Param(name=name.group()))
-                prev.append("?")
-                pos = name.end()
-                continue
-        if ch == ";":
-            emit(";")
-            statements.append(StatementPlan())
-            out = statements[-1].pieces
-            prev = []
-            parens = []
-            select_depth = []
-            pos += 1
-            continue
-        if ch.isspace():
-            emit(ch)
-            pos += 1
-            continue
-        m = _WORD.match(source, pos)
-        if m:
-            word = m.group().upper()
-            if word == "SELECT":
-                select_depth.append(len(parens))
-            elif word in _SELECT_ENDS and in_select_list():
-                select_depth.pop()
-            prev.append(word)
-            emit(m.group())
-            pos = m.end()
-            continue
-        op = next((o for o in _OPS if source.startswith(o, pos)), ch)
-        if op == "(":
-            before_op = prev[-1] if prev else ""
-            before2 = prev[-2] if len(prev) > 1 else ""
-            parens.append(
-                before_op in _LIST_OPENERS
-                or before_op in _VALUE_AFTER
-                or (
-                    bool(_WORD.fullmatch(before_op))
-                    and (before2 in _VALUE_AFTER or (before2 in ("(", ",") and in_value_list()))
-                )
-                or (before_op in ("(", ",") and bool(parens) and parens[-1])
-            )
-        elif op == ")" and parens:
-            if select_depth and select_depth[-1] == len(parens):
-                select_depth.pop()
-            parens.pop()
-        prev.append(op)
-        emit(op)
-        pos += len(op)
-    if state == "string":
-        problems.append(("unterminated string literal in sql", source.rfind(quote)))
+    lexed = lex_statements(
+        source,
+        holes,
+        _DIALECTS[dialect],
+        _place,
+        printable=_hole_is_static,
+        parameter_names=parameter_names if parameter_names is not None else (),
+    )
+    statements = [StatementPlan(pieces) for pieces in lexed.statements]
     kept = [s for s in statements if not s.is_blank()]
-    return SqlPlan(kept or [StatementPlan()], problems, static_holes)
-
-
-def _text_length(pieces: list[str | int | Param]) -> int:
-    return len(pieces[-1]) if pieces and isinstance(pieces[-1], str) else 0
-
-
-def _cut_literal(pieces: list[str | int | Param], start: int) -> None:
-    """Drop the text of the literal being closed (it started at ``start`` in the last piece)."""
-    last = pieces[-1] if pieces else None
-    if isinstance(last, str):
-        kept = last[:start]
-        if kept:
-            pieces[-1] = kept
-        else:
-            pieces.pop()
-
-
-def _merge(parts: list[str | int]) -> list[str | int]:
-    merged: list[str | int] = []
-    for part in parts:
-        if isinstance(part, str) and merged and isinstance(merged[-1], str):
-            merged[-1] += part
-        else:
-            merged.append(part)
-    return merged
+    return SqlPlan(kept or [StatementPlan()], problems + lexed.problems, lexed.printed)
 
 
 class SqlStatement:
