@@ -27,10 +27,26 @@ def _fast_validate(args: list[str]) -> int | None:
     return validate_paths([Path(p) for p in paths], as_json, use_cache=not no_cache)
 
 
+class _StoppedEarly(BaseException):
+    """SIGTERM reached ``kflow run`` before it had started reading (a BaseException, so no
+    ``except Exception`` on the way out turns it into an error)."""
+
+
+def _stop_early(_signum: int, _frame: object) -> None:
+    raise _StoppedEarly
+
+
 def main() -> None:
     """Run kflow; kflow errors become one clear line (``KFLOW_DEBUG=1``: the traceback)."""
     from kflow.errors import KflowError
 
+    if sys.argv[1:2] == ["run"]:
+        # A supervisor may stop kflow while it is still importing and connecting: nothing
+        # has been read yet, so that is a clean stop, not death by signal. The run replaces
+        # this handler with its own (stop reading, finish what is in flight) once it reads.
+        import signal
+
+        signal.signal(signal.SIGTERM, _stop_early)
     try:
         code = _fast_validate(sys.argv[1:])
         if code is not None:
@@ -39,6 +55,9 @@ def main() -> None:
         from kflow.cli.app import app
 
         app()
+    except _StoppedEarly:
+        print("kflow run: stopped (SIGTERM) before reading anything", file=sys.stderr)
+        sys.exit(0)
     except KflowError as exc:
         if os.environ.get("KFLOW_DEBUG") == "1":
             raise
