@@ -1,14 +1,16 @@
-"""``python -m bench.sources``: kflow's RabbitMQ and MQTT triggers against hand-written consumers.
+"""``python -m bench.sources``: kflow's RabbitMQ, MQTT and PostgreSQL CDC triggers against
+hand-written consumers.
 
-For each source (``amqp``, ``mqtt``) and round, the contenders do the blog's job (a Cassandra
-lookup and a MongoDB insert per order) on N pre-published orders, one after the other, in an
-order that alternates between rounds:
+For each source (``amqp``, ``mqtt``, ``postgres``) and round, the contenders do the blog's job
+(a Cassandra lookup and a MongoDB insert per order) on N pre-published orders, one after the
+other, in an order that alternates between rounds:
 
 - ``kflow``: ``python -m kflow run <blog flow> --json --max-executions N --concurrency 64``
-  (``samples/blog-flow-amqp.yaml`` / ``samples/blog-flow-mqtt.yaml`` writing to a collection
-  of their own);
-- ``baseline``: ``bench/baseline_amqp.py`` (aiormq) / ``bench/baseline_mqtt.py`` (paho-mqtt),
-  64 messages in work at once;
+  (``samples/blog-flow-amqp.yaml`` / ``samples/blog-flow-mqtt.yaml`` /
+  ``samples/blog-flow-postgres-cdc.yaml`` writing to a collection of their own);
+- ``baseline``: ``bench/baseline_amqp.py`` (aiormq) / ``bench/baseline_mqtt.py`` (paho-mqtt)
+  / ``bench/baseline_postgres_cdc.py`` (psycopg2 logical replication), 64 messages (changes)
+  in work at once;
 - ``baseline-serial`` (MQTT only; ``--no-mqtt-serial`` leaves it out): the MQTT baseline with
   one message in work at a time. kflow runs the messages of one MQTT topic one after another
   (``MqttMessage.order_key`` is the topic), so on the bench's single topic this is the
@@ -16,7 +18,10 @@ order that alternates between rounds:
 
 Each run gets a fresh queue or topic (for MQTT a persistent session made first, with the
 client id the contender then uses), its N orders published with ``kflow produce orders
---fake N --rate 0 --to ...``, and a fresh collection. See bench/README.md.
+--fake N --rate 0 --to ...``, and a fresh collection. For PostgreSQL each round gets a fresh
+table and, for each contender, a publication of it and a logical slot of its own, all made
+before the N orders are upserted into the table: both contenders stream the same N inserts
+from the WAL (kflow with ``snapshotMode: NEVER``). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -39,14 +44,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench import stack
-from bench.contenders import proc_cpu, proc_peak_rss_mb
+from bench.contenders import CLOCK_TICKS, proc_cpu, proc_peak_rss_mb
 from kflow.data.csvfiles import read_orders, read_product_ids
 from kflow.data.generate import fake_orders
+from kflow.data.tables import create_table_sql, parse_table_target
 from testkit import amqp as testkit_amqp
 from testkit import mqtt as testkit_mqtt
-from testkit.stack import amqp_address, amqp_url, mqtt_address
+from testkit import postgres as testkit_pg
+from testkit.stack import amqp_address, amqp_url, mqtt_address, postgres_address, postgres_dsn
 
-SOURCES = ("amqp", "mqtt")
+SOURCES = ("amqp", "mqtt", "postgres")
 CONTENDERS = ("kflow", "baseline", "baseline-serial")
 """``baseline-serial`` (MQTT, unless ``--no-mqtt-serial``): the MQTT baseline with one message
 in work at a time, which is what kflow's order per topic amounts to on a single topic."""
@@ -54,14 +61,28 @@ CONCURRENCY = 64
 RSS_EVERY = 200  # records between peak-RSS samples
 RESULTS = stack.REPO / "bench" / "results"
 SAMPLES = stack.REPO / "samples"
-FLOWS = {"amqp": SAMPLES / "blog-flow-amqp.yaml", "mqtt": SAMPLES / "blog-flow-mqtt.yaml"}
+FLOWS = {
+    "amqp": SAMPLES / "blog-flow-amqp.yaml",
+    "mqtt": SAMPLES / "blog-flow-mqtt.yaml",
+    "postgres": SAMPLES / "blog-flow-postgres-cdc.yaml",
+}
 # (text in the sample, what it becomes): the documents go to kflow_bench.<collection>
-COLLECTIONS = {"amqp": '"detailed_orders"', "mqtt": '"detailed_orders_mqtt"'}
-BASELINES = {"amqp": "baseline_amqp.py", "mqtt": "baseline_mqtt.py"}
+COLLECTIONS = {
+    "amqp": '"detailed_orders"',
+    "mqtt": '"detailed_orders_mqtt"',
+    "postgres": '"detailed_orders"',
+}
+BASELINES = {
+    "amqp": "baseline_amqp.py",
+    "mqtt": "baseline_mqtt.py",
+    "postgres": "baseline_postgres_cdc.py",
+}
+BROKERS = {"amqp": "rabbitmq", "mqtt": "mosquitto", "postgres": "postgres"}
 # the stack's servers, by the port they listen on
 SERVERS = {
     "rabbitmq": amqp_address()[1],
     "mosquitto": mqtt_address()[1],
+    "postgres": postgres_address()[1],
     "cassandra": 9042,
     "ferretdb": urlsplit(stack.MONGO_URI).port or 27017,
     "kafka": int(stack.BOOTSTRAP.split(",")[0].rsplit(":", 1)[1]),
@@ -96,7 +117,31 @@ def server_pids() -> dict[str, int]:
 
 
 def server_cpu(pids: dict[str, int]) -> dict[str, float | None]:
-    return {name: proc_cpu(pid) for name, pid in pids.items()}
+    return {
+        name: postmaster_cpu(pid) if name == "postgres" else proc_cpu(pid)
+        for name, pid in pids.items()
+    }
+
+
+def postmaster_cpu(pid: int) -> float | None:
+    """CPU seconds of a PostgreSQL server: the postmaster's own, the backends it has reaped
+    (its ``cutime``/``cstime``: a contender's walsender ends with the contender) and its
+    live children (backends, walsenders, background workers). The postmaster itself only
+    forks: the work is in its children."""
+    total: float | None = None
+    children = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid:
+            total = sum(int(f) for f in fields[11:15]) / CLOCK_TICKS
+        elif fields[1] == str(pid):
+            children += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return None if total is None else total + children
 
 
 # one contender's process ---------------------------------------------------------------------
@@ -144,6 +189,8 @@ class Contender:
             "ENV_CASSANDRA_HOST": stack.CASSANDRA_HOST,
             "ENV_AMQP_HOST": amqp_address()[0],
             "ENV_MQTT_SERVER": "tcp://{}:{}".format(*mqtt_address()),
+            "ENV_PG_HOST": postgres_address()[0],
+            "ENV_PG_PORT": str(postgres_address()[1]),
         }
         self._next_rss = 1
         self._done = threading.Event()
@@ -318,15 +365,26 @@ def mqtt_session(client_id: str, topic: str, *, keep: bool) -> int:
 class Setup:
     source: str
     contender: str
-    name: str  # queue or topic
+    name: str  # queue, topic, or (PostgreSQL) slot and publication
     client_id: str  # MQTT
     collection: str
     tag: str
+    table: str = ""  # PostgreSQL: the table the orders are upserted into
+    produced_s: float | None = None
+    """PostgreSQL: the slot already holds the orders (the round made them, in this many
+    seconds); None: :func:`prepare` makes the table, the publication, the slot, the orders."""
 
 
 def prepare(setup: Setup, count: int) -> float:
-    """A fresh queue (or session and topic) holding ``count`` orders, a fresh collection."""
+    """A fresh queue (or session and topic, or table and slot) holding ``count`` orders, a
+    fresh collection."""
     stack.create_collection(setup.collection)
+    if setup.source == "postgres":
+        if setup.produced_s is not None:
+            return setup.produced_s
+        pg_create_table(setup.table)
+        pg_subscribe(setup.name, setup.table)
+        return produce(pg_url(setup.table), count)
     if setup.source == "amqp":
         url = amqp_url()
         testkit_amqp.run(testkit_amqp.delete(url, setup.name))
@@ -340,16 +398,23 @@ def prepare(setup: Setup, count: int) -> float:
 
 def left_on_broker(setup: Setup) -> int:
     """Messages the broker still holds for the contender (not acknowledged). For MQTT this
-    resumes the session and ends it."""
+    resumes the session and ends it; for PostgreSQL, the row changes in the slot past its
+    confirmed position."""
+    if setup.source == "postgres":
+        return pg_left(setup.name)
     if setup.source == "amqp":
         return testkit_amqp.run(testkit_amqp.ready_count(amqp_url(), setup.name))
     return mqtt_session(setup.client_id, setup.name, keep=False)
 
 
 def clean_up(setup: Setup) -> None:
-    """The run's queue or session and its collection gone (whatever happened before)."""
+    """The run's queue, session or slot and its collection gone (whatever happened before)."""
     with contextlib.suppress(Exception):
-        if setup.source == "amqp":
+        if setup.source == "postgres":
+            pg_unsubscribe(setup.name)
+            if setup.produced_s is None:  # a table of its own
+                testkit_pg.drop_table(setup.table)
+        elif setup.source == "amqp":
             testkit_amqp.run(testkit_amqp.delete(amqp_url(), setup.name))
         else:
             testkit_mqtt.clear_session(setup.client_id)
@@ -357,13 +422,115 @@ def clean_up(setup: Setup) -> None:
         stack.drop_collections([setup.collection])
 
 
+# PostgreSQL: the orders as changes of a table, streamed from a slot ---------------------------
+
+
+def pg_url(table: str) -> str:
+    """Where ``kflow produce orders --to`` upserts the orders: ``table`` of the database."""
+    return f"{postgres_dsn()}?table={table}"
+
+
+def pg_create_table(table: str) -> None:
+    """The table ``kflow produce orders --to postgres://...`` would make (the same types),
+    made ahead so that a publication of it can exist before the orders are written."""
+    target = parse_table_target(pg_url(table))
+    testkit_pg.execute(create_table_sql(target, truth(1)[0]["value"]))
+
+
+def pg_subscribe(name: str, table: str) -> None:
+    """A publication of ``table`` and a pgoutput slot, both called ``name``: every change
+    of the table from now on waits in the slot."""
+    testkit_pg.execute(f'CREATE PUBLICATION "{name}" FOR TABLE "{table}"')
+    testkit_pg.create_slot(name)
+
+
+def pg_unsubscribe(name: str) -> None:
+    testkit_pg.drop_slot(name)
+    testkit_pg.drop_publication(name)
+
+
+def pg_left(slot: str, timeout: float = 30.0) -> int:
+    """Row changes in ``slot`` past its confirmed position (what its contender did not
+    confirm), peeked (not consumed) once no one streams from the slot."""
+    deadline = time.monotonic() + timeout
+    while (info := testkit_pg.slot_info(slot)) is not None and info["active"]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the slot {slot} is still streaming after its contender exited")
+        time.sleep(0.1)
+    rows = testkit_pg.execute(
+        "SELECT count(*) FROM pg_logical_slot_peek_binary_changes(%s, NULL, NULL, "
+        "'proto_version', '1', 'publication_names', %s) "
+        "WHERE get_byte(data, 0) IN (73, 85, 68)",  # Insert, Update, Delete
+        [slot, slot],
+    )
+    return int(rows[0][0])
+
+
+def pg_operations(collection: str) -> str:
+    """'' when every document says ``operation: CREATE`` (each change is an insert)."""
+    db = stack.mongo_db()
+    try:
+        other = db[collection].count_documents({"operation": {"$ne": "CREATE"}})
+    finally:
+        db.client.close()
+    return f"{other} documents without operation CREATE" if other else ""
+
+
+@contextlib.contextmanager
+def shared_changes(setups: list[Setup], count: int) -> Iterator[list[Setup]]:
+    """The setups of one round of a source, ready to run in turn.
+
+    PostgreSQL: the round's table, a publication and a slot for each contender, then the
+    ``count`` orders upserted into the table, so that every contender streams the same
+    changes; afterwards the slots, the publications and the table are dropped. If that
+    cannot be made, each run makes a table of its own (as a retry does). Other sources: the
+    setups unchanged (each run publishes its own messages).
+    """
+    if not setups or setups[0].source != "postgres":
+        yield setups
+        return
+    table = setups[0].table
+    seconds: float | None = None
+    try:
+        pg_create_table(table)
+        for setup in setups:
+            pg_subscribe(setup.name, table)
+        seconds = produce(pg_url(table), count)
+    except Exception as exc:
+        log(f"  the round's table {table} could not be made ({exc}): each run makes its own")
+        _drop_round(setups, table)
+    if seconds is None:
+        yield [replace(s, table=s.name) for s in setups]
+        return
+    try:
+        yield [replace(s, produced_s=seconds) for s in setups]
+    finally:
+        _drop_round(setups, table)
+
+
+def _drop_round(setups: list[Setup], table: str) -> None:
+    for setup in setups:
+        with contextlib.suppress(Exception):
+            pg_unsubscribe(setup.name)
+    with contextlib.suppress(Exception):
+        testkit_pg.drop_table(table)
+
+
 def command(setup: Setup, count: int, workdir: Path) -> list[str]:
     if setup.contender == "kflow":
         text = FLOWS[setup.source].read_text(encoding="utf-8")
-        for old, new in (
+        rewrites = [
             (COLLECTIONS[setup.source], f'"{setup.collection}"'),
             ('"kestra"', f'"{stack.DATABASE}"'),
-        ):
+        ]
+        if setup.source == "postgres":  # the run's slot and publication; no snapshot
+            rewrites += [
+                ("slotName: kestra_orders", f"slotName: {setup.name}"),
+                ("publicationName: kestra_orders", f"publicationName: {setup.name}"),
+                ("includedTables: public.orders", f"includedTables: public.{setup.table}"),
+                ("snapshotMode: INITIAL", "snapshotMode: NEVER"),
+            ]
+        for old, new in rewrites:
             if old not in text:
                 raise RuntimeError(f"{FLOWS[setup.source]} no longer holds {old}: update me")
             text = text.replace(old, new, 1)
@@ -371,7 +538,9 @@ def command(setup: Setup, count: int, workdir: Path) -> list[str]:
         flow.write_text(text, encoding="utf-8")
         cmd = [str(stack.PYTHON), "-m", "kflow", "run", str(flow), "--json"]
         cmd += ["--max-executions", str(count), "--concurrency", str(CONCURRENCY)]
-        if setup.source == "amqp":
+        if setup.source == "postgres":
+            cmd += ["--state-dir", str(workdir / f"{setup.tag}.state")]
+        elif setup.source == "amqp":
             cmd += ["--set", f"queue={setup.name}", "--set", f"port={amqp_address()[1]}"]
         else:
             cmd += ["--set", f"topic={setup.name}", "--set", f"clientId={setup.client_id}"]
@@ -380,7 +549,10 @@ def command(setup: Setup, count: int, workdir: Path) -> list[str]:
     cmd += ["--collection", setup.collection, "--database", stack.DATABASE]
     cmd += ["--count", str(count), "--out", str(workdir / f"{setup.tag}.result.json")]
     cmd += ["--cassandra-host", stack.CASSANDRA_HOST, "--mongo-uri", stack.MONGO_URI]
-    if setup.source == "amqp":
+    if setup.source == "postgres":
+        cmd += ["--slot", setup.name, "--publication", setup.name, "--dsn", postgres_dsn()]
+        cmd += ["--in-work", str(CONCURRENCY)]
+    elif setup.source == "amqp":
         cmd += ["--queue", setup.name, "--url", amqp_url(), "--prefetch", str(CONCURRENCY)]
     else:
         host, port = mqtt_address()
@@ -399,7 +571,9 @@ def wait_for_broker(source: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if source == "amqp":
+            if source == "postgres":
+                testkit_pg.execute("SELECT 1")
+            elif source == "amqp":
                 testkit_amqp.run(testkit_amqp.declare_queue(amqp_url(), "kflow_bench_probe"))
                 testkit_amqp.run(testkit_amqp.delete(amqp_url(), "kflow_bench_probe"))
             else:
@@ -434,6 +608,8 @@ def measure(
             _read_recorder(w, workdir / f"{setup.tag}.result.json")
         left = left_on_broker(setup)
         wrong = stack.verify(setup.collection, orders, catalog)
+        if setup.source == "postgres":
+            wrong = "; ".join(p for p in (wrong, pg_operations(setup.collection)) if p)
     finally:
         clean_up(setup)
     if w.count < count or w.stored_seen is None:
@@ -443,10 +619,12 @@ def measure(
         problems.append(f"executions not SUCCESS: {failed}")
     if w.exit_code != 0 or w.timed_out:
         problems.append(f"exit code {w.exit_code}{' (timed out)' * w.timed_out}")
-    if left:
+    if left and setup.source == "postgres":
+        problems.append(f"{left} changes left in the slot (past its confirmed position)")
+    elif left:
         problems.append(f"{left} messages left on the broker (not acknowledged)")
     after = server_pids()
-    used = ("rabbitmq" if setup.source == "amqp" else "mosquitto", "cassandra", "ferretdb")
+    used = (BROKERS[setup.source], "cassandra", "ferretdb")
     restarted = [name for name in used if before.get(name) != after.get(name)]
     if restarted:  # a restart makes publishers send again: duplicates, left on the broker
         problems.append(f"restarted during the run (by someone else): {', '.join(restarted)}")
@@ -539,7 +717,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(baseline-serial: what kflow's order per topic gives on one topic)",
     )
     parser.add_argument(
-        "--sources", default=",".join(SOURCES), help="comma-separated: amqp,mqtt (both)"
+        "--sources",
+        default=",".join(SOURCES),
+        help="comma-separated: amqp,mqtt,postgres (all three)",
     )
     args = parser.parse_args(argv)
     args.sources = [s for s in args.sources.split(",") if s]
@@ -575,27 +755,45 @@ def main(argv: list[str] | None = None) -> int:
     for round_no in range(1, args.rounds + 1):
         for source in args.sources:
             order = contenders(source, args.mqtt_serial)
+            setups = []
             for contender in order if round_no % 2 else order[::-1]:
                 tag = f"{source}_{contender}_{round_no}"
-                setup = Setup(
-                    source=source,
-                    contender=contender,
-                    name=f"kflow_bench/{slug}/{tag}" if source == "mqtt" else f"bench_{slug}_{tag}",
-                    client_id=f"bench-{slug}-{tag}",
-                    collection=f"src_{tag}_{slug}",
-                    tag=tag,
+                setups.append(
+                    Setup(
+                        source=source,
+                        contender=contender,
+                        name=(
+                            f"kflow_bench/{slug}/{tag}"
+                            if source == "mqtt"
+                            else f"bench_{slug}_{tag}"
+                        ),
+                        client_id=f"bench-{slug}-{tag}",
+                        collection=f"src_{tag}_{slug}",
+                        tag=tag,
+                        table=f"bench_{slug}_{source}_{round_no}" if source == "postgres" else "",
+                    )
                 )
-                log(f"round {round_no}/{args.rounds}: {source} {contender}, {args.orders:,} orders")
-                failed: list[str] = []
-                for attempt in range(1, args.attempts + 1):
-                    result = guarded(setup, args.orders, workdir, orders, catalog, attempt)
-                    log("  " + summary(result))
-                    if result["verified"]:
-                        break
-                    failed.append("; ".join(result["problems"]))
-                result["round"] = round_no
-                result["failed_attempts"] = failed[: len(failed) - (not result["verified"])]
-                results["runs"].append(result)
+            if source == "postgres":
+                log(
+                    f"round {round_no}/{args.rounds}: postgres: a table, a slot per contender, "
+                    f"{args.orders:,} orders upserted"
+                )
+            with shared_changes(setups, args.orders) as ready:
+                for setup in ready:
+                    log(
+                        f"round {round_no}/{args.rounds}: {source} {setup.contender}, "
+                        f"{args.orders:,} orders"
+                    )
+                    failed: list[str] = []
+                    for attempt in range(1, args.attempts + 1):
+                        result = guarded(setup, args.orders, workdir, orders, catalog, attempt)
+                        log("  " + summary(result))
+                        if result["verified"]:
+                            break
+                        failed.append("; ".join(result["problems"]))
+                    result["round"] = round_no
+                    result["failed_attempts"] = failed[: len(failed) - (not result["verified"])]
+                    results["runs"].append(result)
     results["environment"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     results["best"] = best_rows(results["runs"], args.sources, args.mqtt_serial)
     results["seconds"] = round(time.monotonic() - began, 1)
@@ -619,7 +817,8 @@ def guarded(
     catalog: dict[str, dict[str, str]],
     attempt: int,
 ) -> dict[str, Any]:
-    """:func:`measure` with fresh names for each attempt, or a row saying what went wrong."""
+    """:func:`measure` with fresh names for each attempt, or a row saying what went wrong.
+    A PostgreSQL retry gets a table of its own (the round's slot is used up)."""
     if attempt > 1:
         setup = replace(
             setup,
@@ -628,6 +827,8 @@ def guarded(
             collection=f"{setup.collection}_{attempt}",
             tag=f"{setup.tag}_{attempt}",
         )
+        if setup.source == "postgres":
+            setup = replace(setup, table=setup.name, produced_s=None)
     try:
         return measure(setup, count, workdir, orders, catalog)
     except Exception as exc:
