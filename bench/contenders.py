@@ -30,6 +30,7 @@ from bench.stack import (
     CASSANDRA_HOST,
     DATABASE,
     KFLOW,
+    KFLOW_ENV,
     MONGO_URI,
     PYTHON,
     REPO,
@@ -141,7 +142,7 @@ class Contender:
         if name in KFLOW_NAMES:
             flow = flow_copy(workdir, collection)
             cmd = [
-                str(KFLOW),
+                *KFLOW,
                 "run",
                 str(flow),
                 "--topic",
@@ -157,7 +158,7 @@ class Contender:
             if name == "kflow":
                 cmd.append("--json")
             if wrap:
-                cmd = [*wrap, str(PYTHON), *cmd[0:1], *cmd[1:]]
+                cmd = [*wrap, *cmd]
         else:
             cmd = [
                 str(PYTHON),
@@ -182,7 +183,7 @@ class Contender:
                 MONGO_URI,
             ]
         env = {
-            **os.environ,
+            **KFLOW_ENV,
             "ENV_MONGO_URI": MONGO_URI,
             "ENV_CASSANDRA_HOST": CASSANDRA_HOST,
             "ENV_KAFKA_BOOTSTRAP": BOOTSTRAP,

@@ -171,10 +171,10 @@ def validate_startup(runs: int) -> dict[str, Any]:
 
     def timed(cmd: list[str]) -> float:
         start = time.perf_counter()
-        subprocess.run(cmd, cwd=stack.REPO, capture_output=True, check=False)
+        subprocess.run(cmd, cwd=stack.REPO, env=stack.KFLOW_ENV, capture_output=True, check=False)
         return time.perf_counter() - start
 
-    validate = [str(stack.KFLOW), "validate", str(stack.BLOG_FLOW)]
+    validate = [*stack.KFLOW, "validate", str(stack.BLOG_FLOW)]
     bare = [str(stack.PYTHON), "-c", "pass"]
     timed(validate)  # warm the file cache once
     v = statistics.median(timed(validate) for _ in range(runs))

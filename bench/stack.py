@@ -22,7 +22,10 @@ from testkit.orders import ORDER_FIELDS
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = REPO / ".venv" / "bin" / "python"
-KFLOW = REPO / ".venv" / "bin" / "kflow"
+# ``python -m kflow`` with this checkout first on PYTHONPATH: the venv's ``kflow`` script
+# imports whatever checkout the venv was installed from (another worktree, maybe).
+KFLOW = [str(PYTHON), "-m", "kflow"]
+KFLOW_ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 BLOG_FLOW = REPO / "samples" / "get_detailed_order.yaml"
 
 BOOTSTRAP = os.environ.get("BENCH_KAFKA", "127.0.0.1:9092")
@@ -73,7 +76,7 @@ def produce(topic: str, count: int, rate: float) -> Produced:
     start = time.monotonic()
     proc = subprocess.run(
         [
-            str(KFLOW),
+            *KFLOW,
             "produce",
             "orders",
             "--fake",
@@ -88,6 +91,7 @@ def produce(topic: str, count: int, rate: float) -> Produced:
             BOOTSTRAP,
         ],
         cwd=REPO,
+        env=KFLOW_ENV,
         capture_output=True,
         text=True,
         check=False,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from kflow.run import DEFAULT_CONCURRENCY
+
 HELP = """Run FLOW in the foreground: one execution per message of its realtime trigger.
 
 The trigger may read Kafka, RabbitMQ (AMQP) or MQTT. On a terminal a live view
@@ -36,7 +38,7 @@ def command(
     ),
     key: str | None = typer.Option(None, "--key", help="The trigger key that goes with --event."),
     concurrency: int = typer.Option(
-        64,
+        DEFAULT_CONCURRENCY,
         "--concurrency",
         min=1,
         help="Executions that may run at once (a flow's concurrency.limit may lower it).",

@@ -173,7 +173,9 @@ def parse_extended_json(value: str | bytes | Any) -> Any:
 
 def _convert_extended(value: Any, json_util: Any) -> Any:
     if isinstance(value, dict):
-        converted = {k: _convert_extended(v, json_util) for k, v in value.items()}
+        converted = {
+            k: v if type(v) is str else _convert_extended(v, json_util) for k, v in value.items()
+        }
         return json_util.object_hook(converted)
     if isinstance(value, list):
         return [_convert_extended(v, json_util) for v in value]

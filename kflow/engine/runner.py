@@ -147,8 +147,13 @@ class FlowRunner:
             "labels": flow.labels,
         }
         self._flow_outputs = FlowOutputs(flow.output_definitions)  # rendered in execute()
+        # Tasks with their own ``finally`` block (flowables): the others skip that step.
+        self._with_finally: set[int] = set()
         for task in self._all_tasks():
             self._runners[id(task)] = build_runner(task, self)
+            final = task.props.get("finally")
+            if isinstance(final, list) and final and isinstance(final[0], TaskDef):
+                self._with_finally.add(id(task))
             if task.run_if is not None:
                 self._run_if[id(task)] = compile_or_broken(task.run_if)
 
@@ -381,7 +386,8 @@ class FlowRunner:
                 )
                 if delay is None:
                     run.state = State.FAILED
-                    await self._run_local_finally(ctx)
+                    if id(task) in self._with_finally:
+                        await self._run_local_finally(ctx)
                     return
                 run.state = State.RETRYING
                 await asyncio.sleep(delay)
@@ -400,7 +406,8 @@ class FlowRunner:
             else:
                 run.state = State.SUCCESS
                 run.error = None
-            await self._run_local_finally(ctx)
+            if id(task) in self._with_finally:
+                await self._run_local_finally(ctx)
             return
 
     async def _run_local_errors(self, ctx: TaskContext) -> None:

@@ -134,6 +134,16 @@ def _build(node: tuple[str, Any], values: list[Any], texts: list[str | None]) ->
     return "".join(out)
 
 
+def _plain(node: tuple[str, Any]) -> bool:
+    """No value hole, no interpolated key, no key starting with ``$`` (see ``plain``)."""
+    kind, data = node
+    if kind == "d":
+        return all(k[0] == "c" and not str(k[1]).startswith("$") and _plain(v) for k, v in data)
+    if kind == "l":
+        return all(_plain(v) for v in data)
+    return kind in ("c", "s")
+
+
 _MAX_GENERATED_DEPTH = 60
 
 
@@ -192,6 +202,7 @@ class DocumentTemplate:
         "_template",
         "_tree",
         "mode",
+        "plain",
         "source",
     )
 
@@ -203,6 +214,9 @@ class DocumentTemplate:
         self._template: Template | None = None
         self._eval: Any = None
         self._builder: Callable[[list[Any]], Any] | None = None
+        self.plain = False
+        """True when every render gives constant keys none of which starts with ``$``, and
+        strings or constants as values: nothing a reader of Extended JSON would convert."""
         if isinstance(source, Mapping):
             self.mode = "map"
             self._map = CompiledValue(dict(source))
@@ -234,6 +248,7 @@ class DocumentTemplate:
         except _NeedsFallback:
             return
         self.mode = "structured"
+        self.plain = _plain(self._tree)
         self._builder = _generate_builder(self._tree)
         holes = ", ".join(f"({h.jinja})" for h in translation.holes)
         self._eval = compile_jinja_expression(f"[{holes}]")

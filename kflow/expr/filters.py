@@ -50,6 +50,8 @@ def default(value: Any, default_value: Any = None) -> Any:
 
 
 def first(value: Any) -> Any:
+    if type(value) is list:  # the usual case (``jq(...) | first``), before the slower checks
+        return value[0] if value else None
     if isinstance(value, str):
         return value[:1] if value else None
     if isinstance(value, Mapping):
@@ -59,6 +61,8 @@ def first(value: Any) -> Any:
 
 
 def last(value: Any) -> Any:
+    if type(value) is list:
+        return value[-1] if value else None
     if isinstance(value, str):
         return value[-1:] if value else None
     if isinstance(value, Mapping):

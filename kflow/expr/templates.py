@@ -37,6 +37,7 @@ from .checks import (
     referenced_outputs,
     translate_or_none,
 )
+from .direct import compile_direct
 from .filters import FILTERS, is_json
 from .functions import HELPERS, PUBLIC_FUNCTIONS
 from .names import FILTER_NAMES, FUNCTION_NAMES, TEST_NAMES
@@ -293,16 +294,20 @@ class Template:
 
 
 class _Expression:
-    """A compiled Jinja2 expression called with a fast context (native result)."""
+    """A compiled Jinja2 expression (native result): evaluated directly when it is made of
+    paths and plain filters (``kflow.expr.direct``), else with a fast Jinja2 context."""
 
-    __slots__ = ("_template",)
+    __slots__ = ("_direct", "_template")
 
     def __init__(self, jinja_source: str) -> None:
         self._template = ENVIRONMENT.compile_expression(
             jinja_source, undefined_to_none=False
         )._template
+        self._direct = compile_direct(ENVIRONMENT, _FLAT_GLOBALS, jinja_source)
 
     def __call__(self, ctx: Mapping[str, Any]) -> Any:
+        if self._direct is not None:
+            return self._direct(ctx)
         template = self._template
         context = fast_context(template, ctx)
         for _ in template.root_render_func(context):

@@ -127,15 +127,14 @@ class Query(TaskRunner):
         with cassandra_errors(address):
             response = session.execute_async(bound, execution_profile=self._dict_profile(session))
 
-        def on_page(page: list[dict[str, Any]]) -> None:
-            rows.extend(page)
-            if self.mode == "FETCH" and response.has_more_pages:
-                response.start_fetching_next_page()
-            else:
-                ok(rows)
+            def on_page(page: list[dict[str, Any]]) -> None:
+                rows.extend(page)
+                if self.mode == "FETCH" and response.has_more_pages:
+                    response.start_fetching_next_page()
+                else:
+                    ok(rows)
 
-        response.add_callbacks(on_page, err)
-        with cassandra_errors(address):
+            response.add_callbacks(on_page, err)
             return await future
 
 

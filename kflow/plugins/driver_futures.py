@@ -50,11 +50,19 @@ _inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopInbox] = (
 _inboxes_lock = threading.Lock()
 
 
+_last: tuple[asyncio.AbstractEventLoop, LoopInbox] | None = None  # a run has one loop
+
+
 def inbox(loop: asyncio.AbstractEventLoop) -> LoopInbox:
+    global _last
+    last = _last
+    if last is not None and last[0] is loop:
+        return last[1]
     with _inboxes_lock:
         found = _inboxes.get(loop)
         if found is None:
             found = _inboxes[loop] = LoopInbox(loop)
+        _last = (loop, found)
         return found
 
 

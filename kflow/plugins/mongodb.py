@@ -74,6 +74,8 @@ class _MongoTask(TaskRunner):
         if template is None:
             return {}
         value = template.render(ctx.variables)
+        if template.plain:  # nothing Extended JSON would convert (the blog's document)
+            return value
         try:
             return parse_extended_json(value)
         except Exception as exc:

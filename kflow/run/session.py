@@ -14,6 +14,7 @@ from kflow.engine.service import FlowService, RunSummary
 from kflow.engine.source import RecordSource, SourceOptions
 from kflow.errors import FlowError, UsageError
 from kflow.flow.model import Flow, TriggerDef
+from kflow.run import DEFAULT_CONCURRENCY
 from kflow.run.connections import close_connections
 
 TASK_THREADS = 8
@@ -32,7 +33,7 @@ class RunOptions:
     json_output: bool = False
     max_executions: int | None = None
     timeout: float | None = None
-    concurrency: int = 64
+    concurrency: int = DEFAULT_CONCURRENCY
     from_beginning: bool = False
     group_id: str | None = None
     topic: str | None = None

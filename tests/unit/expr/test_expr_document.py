@@ -127,6 +127,15 @@ def test_extended_json_passes_through() -> None:
     }
 
 
+def test_plain_documents_are_known() -> None:
+    # plain: nothing a reader of Extended JSON would convert (the MongoDB tasks skip that step)
+    assert compile_document(blog_document()).plain
+    assert not compile_document('{"_id": {"$oid": "{{ n }}"}}').plain
+    assert not compile_document('{"n": {{ n }}}').plain
+    assert not compile_document('{"{{ k }}": 1}').plain
+    assert not compile_document({"n": "{{ n }}"}).plain
+
+
 def test_map_document_renders_value_by_value() -> None:
     # mongodb-InsertOne-1
     source = {"_id": {"$oid": "60930c39a982931c20ef6cd6"}, "name": "{{ n }}", "tags": ["{{ t }}"]}
