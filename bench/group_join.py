@@ -75,7 +75,7 @@ async def trial(args: argparse.Namespace, topic: str) -> tuple[float | None, int
             await asyncio.sleep(0.05)
         return settled, sum(m.nudges for m in members), sum(m.replaced for m in members)
     finally:
-        await asyncio.gather(*(m.stop({}) for m in members))
+        await asyncio.gather(*(m.stop() for m in members))
 
 
 def main(argv: list[str] | None = None) -> int:
