@@ -66,6 +66,16 @@ def _render(template: str, target: Path, **values: object) -> Path:
     return target
 
 
+def _kafka_cluster_id() -> str:
+    """A random cluster id as Kafka makes one: URL-safe Base64 of 16 bytes, never starting
+    with ``-`` (the storage tool would read such an id as an option; Kafka's own
+    ``Uuid.randomUuid`` draws again for the same reason)."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+
+
 class Service:
     """One server process run by the stack."""
 
@@ -221,7 +231,7 @@ class Kafka(Service):
             data_dir=data,
         )
         if not (data / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = _kafka_cluster_id()
             say(f"kafka: formatting storage in {data} (cluster id {cluster_id})")
             format_cmd = self._java(
                 "kafka.tools.StorageTool",
