@@ -40,6 +40,8 @@ from bench.stack import (
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CPU_SAMPLE_EVERY = 200  # lines
 
+KFLOW_CONCURRENCY = 256
+"""kflow's executions in flight: the optimized baseline keeps 256 lookups in flight."""
 KFLOW_NAMES = ("kflow", "kflow-plain")
 STATES = {"SUCCESS", "WARNING", "FAILED", "KILLED", "SKIPPED", "RUNNING", "CREATED", "RETRYING"}
 BASELINES = {"naive": "baseline_naive.py", "optimized": "baseline_optimized.py"}
@@ -154,6 +156,8 @@ class Contender:
                 str(target),
                 "--bootstrap-servers",
                 BOOTSTRAP,
+                "--concurrency",
+                str(KFLOW_CONCURRENCY),
             ]
             if name == "kflow":
                 cmd.append("--json")
