@@ -51,7 +51,7 @@ def orders(
             help="Where to send instead of -b/-t: kafka://HOST:PORT/TOPIC, "
             "amqp://USER:PASS@HOST[:PORT]\\[/VHOST]/QUEUE (a durable queue, persistent messages, "
             "publisher confirms), mqtt://HOST[:PORT]/TOPIC (QoS 1), "
-            "redis://HOST[:PORT][/DB]?key=LIST (RPUSH), nats://HOST[:PORT]/SUBJECT (JetStream "
+            "redis://HOST[:PORT]\\[/DB]?key=LIST (RPUSH), nats://HOST[:PORT]/SUBJECT (JetStream "
             "acks when a stream holds it), or "
             "postgres://USER:PASS@HOST[:PORT]/DB?table=orders and mysql://USER:PASS@HOST[:PORT]/DB"
             "?table=orders (rows of a table created if missing; a row with the same key, "

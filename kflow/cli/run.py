@@ -88,7 +88,7 @@ def command(
         "--state-dir",
         envvar="KFLOW_STATE_DIR",
         help="Where triggers that keep their own position (Debezium MySQL/MariaDB binlog) "
-        "store it between runs [default: .kflow/state].",
+        "store it between runs (default: .kflow/state).",
         file_okay=False,
     ),
     inputs_file: Path | None = typer.Option(
