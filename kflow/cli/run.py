@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from kflow.observe.logs import LogFormat
 from kflow.run import DEFAULT_CONCURRENCY
 
 HELP = """Run FLOW in the foreground: one execution per message of its realtime trigger.
@@ -98,12 +99,41 @@ def command(
         exists=True,
         dir_okay=False,
     ),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        min=0,
+        max=65535,
+        metavar="PORT",
+        help="Serve Prometheus metrics at /metrics, liveness at /healthz and readiness "
+        "(trigger connected and reading) at /readyz on this port; 0 picks a free port, "
+        "named on stderr.",
+    ),
+    metrics_address: str = typer.Option(
+        "127.0.0.1",
+        "--metrics-address",
+        metavar="ADDRESS",
+        help="The address --metrics-port listens on (0.0.0.0: every interface).",
+    ),
+    log_format: LogFormat = typer.Option(
+        LogFormat.text,
+        "--log-format",
+        help="text, or json: every line written to stderr is one JSON object (ts, level, "
+        "message, flow) for log collectors; stdout is unchanged.",
+    ),
 ) -> None:
     from kflow.cli.flow_loading import inputs_or_exit, load_or_exit
     from kflow.engine.overrides import parse_overrides
     from kflow.run.session import RunOptions, run_event, run_flow
 
+    json_logs = None
+    if log_format is LogFormat.json:
+        from kflow.observe.logs import use_json_stderr
+
+        json_logs = use_json_stderr()
     loaded = load_or_exit(flow)
+    if json_logs is not None:
+        json_logs.flow = loaded.ref
     inputs = inputs_or_exit(loaded, input_values, inputs_file)
     options = RunOptions(
         json_output=json_output,
@@ -118,6 +148,8 @@ def command(
         overrides=parse_overrides(settings),
         inputs=inputs,
         state_dir=str(state_dir) if state_dir is not None else None,
+        metrics_port=metrics_port,
+        metrics_address=metrics_address,
     )
     if event is not None:
         raise typer.Exit(run_event(loaded, event, key, options))

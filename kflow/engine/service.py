@@ -95,6 +95,7 @@ class FlowService:
     def kill(self) -> None:
         """Stop now: cancel in-flight executions; nothing unfinished is acknowledged."""
         self.request_stop("killed")
+        self.summary.stopped_by = "killed"  # also after a graceful stop was asked for
         self._killed = True
         for task in list(self._tasks):
             task.cancel()
@@ -165,6 +166,7 @@ class FlowService:
             return  # e.g. its partition was revoked after it was read
         if record.skip:
             self.source.ack(record, Outcome.SKIPPED)
+            self.source.counted("ack", Outcome.SKIPPED)
             return
         self.summary.started += 1
         self._pending += 1
@@ -188,6 +190,7 @@ class FlowService:
                 outcome = Outcome.DEAD_LETTERED
             self._count(execution)
             self.source.ack(record, outcome)
+            self.source.counted("ack", outcome)
         finally:
             self._pending -= 1
             if self._pending < self.max_pending:

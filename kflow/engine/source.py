@@ -78,6 +78,21 @@ class RecordSource(ABC):
     """Set by ``kflow run``: called with one line an operator should know (an assignment,
     a reconnect), from any thread."""
 
+    counter: Callable[[str, str, int], None] | None = None
+    """Set by ``kflow run --metrics-port``: told ``(what, kind, n)`` of countable things no
+    engine event shows: ``("ack", outcome, 1)`` (by the service), ``("rebalance",
+    "assigned"|"revoked"|"lost", partitions)``, ``("commit", "ok"|"failed", 1)``. Called from
+    any thread; it is cheap and never raises."""
+
+    reconnects: int = 0
+    """Connections lost (or broker requests failed) that the source carried on after; read
+    when metrics are scraped."""
+
+    def counted(self, what: str, kind: str, n: int = 1) -> None:
+        """Tell :attr:`counter`, if set, that ``what`` of ``kind`` happened ``n`` times."""
+        if self.counter is not None:
+            self.counter(what, kind, n)
+
     @classmethod
     def from_trigger(
         cls,

@@ -330,6 +330,7 @@ class RealtimeTrigger(RecordSource):
             async def on_partitions_revoked(self, revoked: Any) -> None:
                 tps = [(tp.topic, tp.partition) for tp in revoked]
                 try:
+                    source.counted("rebalance", "revoked", len(tps))
                     source._stop_starting(tps)
                     await source._drain(consumer, tps)
                     resume = source._revoked(tps)
@@ -341,6 +342,7 @@ class RealtimeTrigger(RecordSource):
                 # The group has moved on without us: nothing may be committed.
                 tps = [(tp.topic, tp.partition) for tp in lost]
                 try:
+                    source.counted("rebalance", "lost", len(tps))
                     source._stop_starting(tps)
                     source._revoked(tps)
                 except Exception as exc:
@@ -417,6 +419,7 @@ class RealtimeTrigger(RecordSource):
                 return  # the new owner starts at the last commit: redeliveries, no skips
         except Exception as exc:
             self._commit_error = f"commit on revoke: {one_line(str(exc))}"
+            self.counted("commit", "failed")
             return
         for tp, pos in resume.items():
             self._committed[tp] = pos
@@ -429,6 +432,7 @@ class RealtimeTrigger(RecordSource):
         # A partition we read before may resume at a kept (stale) fetch position.
         self._ledger.assign(self._pairs(consumer.assignment()), self._pairs(assigned))
         self.rebalances += 1
+        self.counted("rebalance", "assigned", len(assigned))
         if self._paused and assigned:
             with contextlib.suppress(Exception):
                 consumer.pause(*assigned)
@@ -453,6 +457,7 @@ class RealtimeTrigger(RecordSource):
                     committed = consumer.committed(ktp, timeout_ms=5000)
             except KafkaError as exc:  # held back until the coordinator answers
                 self._commit_error = f"cannot read the committed offset of {t}[{p}]: {exc}"
+                self.reconnects += 1
                 break  # one wait per round of the loop, not one per partition
             target = self._ledger.position((t, p), committed)
             if target is not None:
@@ -518,6 +523,7 @@ class RealtimeTrigger(RecordSource):
             self._connect()  # the new consumer joins before the old one leaves
         except KafkaError as exc:  # the broker is away: try again at the next stall check
             self._commit_error = f"could not rejoin: {exc}"
+            self.reconnects += 1
             return consumer
         with contextlib.suppress(Exception):
             consumer.close(autocommit=False, timeout_ms=2000)
@@ -570,8 +576,11 @@ class RealtimeTrigger(RecordSource):
                 for tp, meta in offsets.items():
                     self._commit_request.setdefault((tp.topic, tp.partition), meta.offset)
             self._commit_error = str(exc)
+            self.reconnects += 1
+            self.counted("commit", "failed")
             return
         self._commit_error = None
+        self.counted("commit", "ok")
         for tp, meta in offsets.items():
             self._committed[(tp.topic, tp.partition)] = meta.offset
 

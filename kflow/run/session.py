@@ -42,6 +42,8 @@ class RunOptions:
     overrides: dict[str, Any] = field(default_factory=dict)  # --set, parsed
     inputs: dict[str, Any] | None = None  # typed by kflow.flow.inputs; None: the defaults
     state_dir: str | None = None  # --state-dir (sources that store their own position)
+    metrics_port: int | None = None  # --metrics-port (0: any free port); None: no metrics
+    metrics_address: str = "127.0.0.1"  # --metrics-address
 
 
 def realtime_trigger(flow: Flow) -> TriggerDef:
@@ -120,6 +122,15 @@ class _Views:
         return self.service.status() if self.service is not None else None
 
 
+def _observer(options: RunOptions, bus: EventBus) -> Any:
+    """``--metrics-port``: metrics and health served from a thread (``kflow.observe``)."""
+    if options.metrics_port is None:
+        return None
+    from kflow.observe.server import start_observer
+
+    return start_observer(options.metrics_address, options.metrics_port, bus, _to_stderr)
+
+
 def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -140,6 +151,7 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
     bus = EventBus()
     views = _Views(flow, options, bus)
     runner = FlowRunner(flow, bus, threads=TASK_THREADS, inputs=options.inputs)
+    observer = _observer(options, bus)
 
     async def main() -> RunSummary:
         source = build_source(trigger, runner, options)
@@ -153,6 +165,8 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
             dead_letter=source.dead_letter(options.dead_letter),
         )
         views.service = service
+        if observer is not None:
+            observer.watch(service)
         presses = 0
 
         def on_signal() -> None:
@@ -181,6 +195,8 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
         close_connections()
         if views.writer is not None:
             views.writer.close()
+        if observer is not None:
+            observer.close()
     print(_summary_line(summary), file=sys.stderr)
     return 130 if summary.stopped_by == "killed" else 0
 
