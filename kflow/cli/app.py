@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kflow.cli import produce, run, schema, seed, validate
+from kflow.cli import executions, produce, replay, run, schema, seed, validate
 
 app = typer.Typer(
     name="kflow",
@@ -22,6 +22,8 @@ app.add_typer(seed_app, name="seed")
 produce_app = typer.Typer(help="Replay events into Kafka.", no_args_is_help=True)
 produce_app.command("orders")(produce.orders)
 app.add_typer(produce_app, name="produce")
+app.add_typer(executions.app, name="executions")
+app.command("replay")(replay.command)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from kflow.history import DEFAULT_MAX_ROWS
 from kflow.observe.logs import LogFormat
 from kflow.run import DEFAULT_CONCURRENCY
 
@@ -99,6 +100,28 @@ def command(
         exists=True,
         dir_okay=False,
     ),
+    history: Path | None = typer.Option(
+        None,
+        "--history",
+        help="The SQLite file every finished execution is kept in, for kflow executions "
+        "(default: history.sqlite in the state directory).",
+        dir_okay=False,
+    ),
+    no_history: bool = typer.Option(
+        False, "--no-history", help="Keep no execution history for this run."
+    ),
+    history_max_rows: int = typer.Option(
+        DEFAULT_MAX_ROWS,
+        "--history-max-rows",
+        min=1,
+        help="Keep at most this many executions in the history (the oldest go first).",
+    ),
+    history_max_age: str | None = typer.Option(
+        None,
+        "--history-max-age",
+        metavar="AGE",
+        help="Forget executions that ended longer ago than AGE (30m, 12h, 7d).",
+    ),
     metrics_port: int | None = typer.Option(
         None,
         "--metrics-port",
@@ -124,6 +147,7 @@ def command(
 ) -> None:
     from kflow.cli.flow_loading import inputs_or_exit, load_or_exit
     from kflow.engine.overrides import parse_overrides
+    from kflow.history.durations import parse_age
     from kflow.run.session import RunOptions, run_event, run_flow
 
     json_logs = None
@@ -148,6 +172,12 @@ def command(
         overrides=parse_overrides(settings),
         inputs=inputs,
         state_dir=str(state_dir) if state_dir is not None else None,
+        history=str(history) if history is not None else None,
+        no_history=no_history,
+        history_max_rows=history_max_rows,
+        history_max_age=(
+            parse_age(history_max_age, "--history-max-age") if history_max_age else None
+        ),
         metrics_port=metrics_port,
         metrics_address=metrics_address,
     )

@@ -14,6 +14,7 @@ from kflow.engine.service import FlowService, RunSummary
 from kflow.engine.source import RecordSource, SourceOptions
 from kflow.errors import FlowError, UsageError
 from kflow.flow.model import Flow, TriggerDef
+from kflow.history import DEFAULT_MAX_ROWS
 from kflow.run import DEFAULT_CONCURRENCY
 from kflow.run.connections import close_connections
 
@@ -42,6 +43,11 @@ class RunOptions:
     overrides: dict[str, Any] = field(default_factory=dict)  # --set, parsed
     inputs: dict[str, Any] | None = None  # typed by kflow.flow.inputs; None: the defaults
     state_dir: str | None = None  # --state-dir (sources that store their own position)
+    history: str | None = None  # --history; None: history.sqlite in the state directory
+    no_history: bool = False  # --no-history
+    history_max_rows: int | None = DEFAULT_MAX_ROWS  # --history-max-rows
+    history_max_age: float | None = None  # --history-max-age, in seconds
+    replay_of: str | None = None  # the execution this run replays (kflow executions replay)
     metrics_port: int | None = None  # --metrics-port (0: any free port); None: no metrics
     metrics_address: str = "127.0.0.1"  # --metrics-address
 
@@ -122,6 +128,16 @@ class _Views:
         return self.service.status() if self.service is not None else None
 
 
+def _history(flow: Flow, options: RunOptions, bus: EventBus) -> Any:
+    """The execution-history listener (``kflow.history``), subscribed; None: --no-history."""
+    from kflow.history.writer import start_history
+
+    history = start_history(flow, options, _to_stderr)
+    if history is not None:
+        bus.subscribe(history)
+    return history
+
+
 def _observer(options: RunOptions, bus: EventBus) -> Any:
     """``--metrics-port``: metrics and health served from a thread (``kflow.observe``)."""
     if options.metrics_port is None:
@@ -150,6 +166,7 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
     trigger = realtime_trigger(flow)
     bus = EventBus()
     views = _Views(flow, options, bus)
+    history = _history(flow, options, bus)
     runner = FlowRunner(flow, bus, threads=TASK_THREADS, inputs=options.inputs)
     observer = _observer(options, bus)
 
@@ -195,6 +212,8 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
         close_connections()
         if views.writer is not None:
             views.writer.close()
+        if history is not None:
+            history.close()
         if observer is not None:
             observer.close()
     print(_summary_line(summary), file=sys.stderr)
@@ -221,6 +240,7 @@ def run_event(flow: Flow, event: str, key: str | None, options: RunOptions) -> i
     bus = EventBus()
     writer = JsonWriter(sys.stdout) if options.json_output else PlainWriter(sys.stdout)
     bus.subscribe(writer)
+    history = _history(flow, options, bus)
     runner = FlowRunner(flow, bus, threads=TASK_THREADS, inputs=options.inputs)
     source = MemorySource([record])
 
@@ -235,5 +255,7 @@ def run_event(flow: Flow, event: str, key: str | None, options: RunOptions) -> i
     finally:
         close_connections()
         writer.close()
+        if history is not None:
+            history.close()
     ok = summary.by_state.get("SUCCESS", 0) + summary.by_state.get("WARNING", 0)
     return 0 if ok == summary.finished == 1 else 1
