@@ -42,6 +42,7 @@ class RunOptions:
     overrides: dict[str, Any] = field(default_factory=dict)  # --set, parsed
     inputs: dict[str, Any] | None = None  # typed by kflow.flow.inputs; None: the defaults
     state_dir: str | None = None  # --state-dir (sources that store their own position)
+    ordered: bool = True  # --ordering key (True) or none
 
 
 def realtime_trigger(flow: Flow) -> TriggerDef:
@@ -151,6 +152,7 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
             concurrency=options.concurrency,
             max_executions=options.max_executions,
             dead_letter=source.dead_letter(options.dead_letter),
+            ordered=options.ordered,
         )
         views.service = service
         presses = 0
