@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             (KFLOW_FIGURE, args.records),
             ("kflow", args.records),
             ("optimized", args.records),
+            ("tuned", args.records),
             ("naive", args.naive_records),
         ]
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in plan}
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
         lat = []
         for rate in args.rates:
-            for name in ("kflow", "optimized", "naive"):
+            for name in ("kflow", "optimized", "tuned", "naive"):
                 console.print(f"latency: {name} at {rate}/s ...")
                 stack.ensure_ready()
                 lat.append(
@@ -147,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     results["chart"] = str(png.relative_to(stack.REPO)) if png else None
     results["results_file"] = str(out.relative_to(stack.REPO))
     out.write_text(json.dumps(results, indent=2), encoding="utf-8")
-    report.print_tables(Console(), results)
+    # rich lays tables out for 80 columns when stdout is not a terminal: too narrow for them
+    report.print_tables(Console(width=None if sys.stdout.isatty() else 150), results)
     print(f"results: {results['results_file']}, chart: {results['chart']}, {results['seconds']} s")
     print(report.last_line(results), flush=True)
     return 0
@@ -181,6 +183,9 @@ def guarded(identity: dict[str, Any], fn: Any, *args: Any, **kwargs: Any) -> dic
                 "eps": None,
                 "measured_eps": None,
                 "cpu_s_per_1000": None,
+                "server_cpu_s_per_1000": {},
+                "total_cpu_s_per_1000": None,
+                "physical_limit_eps": None,
                 "cpu_total_s": None,
                 "peak_rss_mb": None,
                 "verified": False,

@@ -14,6 +14,7 @@ from typing import Any
 
 from bench import stack
 from bench.contenders import Contender, Outcome
+from bench.servers import KAFKA_PIPELINE, physical_limit_eps
 
 WARMUP = 20
 WARMUP_RATE = 50
@@ -49,6 +50,7 @@ def throughput(
         target=count,
         workdir=workdir,
         wrap=wrap,
+        servers=True,
     )
     contender.wait_for(count, timeout=max(120.0, count / 20))
     outcome = contender.finish(timeout=60)
@@ -74,19 +76,38 @@ def throughput(
     stack.drop_collections([collection])
     ok = not problems
     eps = outcome.throughput()
+    client = outcome.cpu_per_1000()
+    servers = outcome.server_cpu_per_1000()
+    total = client_and_servers(client, servers)
     return {
         "contender": name,
         "run": label,
         "records": count,
         "eps": round(eps, 1) if ok and eps else None,
         "measured_eps": round(eps, 1) if eps else None,
-        "cpu_s_per_1000": _round(outcome.cpu_per_1000(), 3),
+        "cpu_s_per_1000": _round(client, 3),
+        "server_cpu_s_per_1000": servers,
+        "server_cpu_before_s_per_s": outcome.servers_before,
+        "server_cpu_window_s": outcome.servers_window_s,
+        "total_cpu_s_per_1000": _round(total, 3),
+        "physical_limit_eps": physical_limit_eps(total),
+        "cpu_records": outcome.cpu_records,
+        "server_cpu_records": outcome.servers_count_last - outcome.servers_count_first,
         "cpu_total_s": round(outcome.cpu_total, 2),
         "peak_rss_mb": round(outcome.max_rss_mb, 1),
         "wall_s": round(wall, 2),
         "verified": ok,
         "problems": problems,
     }
+
+
+def client_and_servers(client: float | None, servers: dict[str, float | None]) -> float | None:
+    """CPU seconds per 1,000 events of the contender and the pipeline's servers together
+    (None unless every one of them was measured)."""
+    figures = [client, *(servers.get(name) for name in KAFKA_PIPELINE)]
+    if any(f is None for f in figures):
+        return None
+    return sum(f for f in figures if f is not None)
 
 
 def latency(

@@ -2,7 +2,9 @@
 
 The baselines call :meth:`Recorder.done` once a record's document is stored.
 Progress goes to stdout as one ``n=<count>`` line per call, so the bench can
-see how far a baseline is; :meth:`Recorder.write` saves every
+see how far a baseline is (and one ``received`` line when the first record
+arrives: the start of the measured window, where ``bench/run`` samples the
+servers' CPU); :meth:`Recorder.write` saves every
 record's ``[partition, offset, timestamp_ms, done_ms]``, when the first record
 arrived, and the process CPU seconds then and at the last record to a JSON file.
 """
@@ -41,6 +43,8 @@ class Recorder:
         if self.first_ms is None:
             self.first_ms = time.time() * 1000
             self.cpu_first = cpu_seconds()
+            sys.stdout.write("received\n")
+            sys.stdout.flush()
 
     def done(self, items: list[tuple[int, int, int]]) -> None:
         """``items`` of ``(partition, offset, timestamp_ms)`` whose documents are stored now."""

@@ -9,7 +9,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-COLORS = {"kflow": "tab:blue", "naive": "tab:red", "optimized": "tab:green"}
+COLORS = {"kflow": "tab:blue", "naive": "tab:red", "optimized": "tab:green", "tuned": "tab:olive"}
+BASELINES = ("naive", "optimized", "tuned")
+SERVERS = ("kafka", "cassandra", "ferretdb")
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -32,19 +34,19 @@ def print_tables(console: Console, results: dict[str, Any]) -> None:
         title=f"Throughput ({results['throughput_records']:,} pre-produced orders, "
         f"best of {results['rounds']} rounds)"
     )
-    for col in ("contender", "records", "events/s", "rounds", "x naive", "CPU s / 1k"):
+    columns = ("contender", "records", "events/s", "rounds", "x naive", "x optimized", "x tuned")
+    for col in (*columns, "CPU s / 1k"):
         t.add_column(col, justify="right" if col != "contender" else "left")
     t.add_column("peak RSS MB", justify="right")
     t.add_column("verified")
-    naive = next((r["eps"] for r in results["throughput"] if r["contender"] == "naive"), None)
+    eps = {r["contender"]: r["eps"] for r in results["throughput"]}
     for r in results["throughput"]:
-        ratio = r["eps"] / naive if r["eps"] and naive else None
         t.add_row(
             r["contender"],
             f"{r['records']:,}",
             _fmt(r["eps"] if r["verified"] else r["measured_eps"]),
             " ".join(_fmt(x, 0) for x in r.get("eps_rounds", [])),
-            _fmt(ratio, 2),
+            *(_fmt(_ratio(r["eps"], eps.get(name)), 2) for name in BASELINES),
             _fmt(r["cpu_s_per_1000"], 3),
             _fmt(r["peak_rss_mb"]),
             "yes" if r["verified"] else f"[red]NO: {'; '.join(r['problems'])}[/]",
@@ -53,6 +55,7 @@ def print_tables(console: Console, results: dict[str, Any]) -> None:
     for r in results["throughput"]:
         for failure in r.get("failed_rounds", []):
             console.print(f"[yellow]round without a result[/] {failure[:400]}")
+    print_cpu_table(console, results)
 
     lt = Table(title="Latency: Kafka record timestamp -> document stored / execution finished")
     for col in ("rate/s", "contender", "records", "p50 ms", "p95 ms", "p99 ms", "max ms", "note"):
@@ -94,6 +97,44 @@ def print_tables(console: Console, results: dict[str, Any]) -> None:
             console.print(f"  {pct:5.1f}%  {name}")
     elif prof:
         console.print(f"profile: {prof.get('note')}")
+
+
+def print_cpu_table(console: Console, results: dict[str, Any]) -> None:
+    """Client and servers' CPU per 1,000 events of each contender's best round, and the
+    rate at which they would use every core of the machine."""
+    cpus = results["environment"]["cpus"]
+    st = Table(
+        title="CPU seconds per 1,000 events, client and servers (same round as above); "
+        f"physical limit = {cpus} CPUs / total CPU s per event"
+    )
+    columns = ("contender", "client", *SERVERS, "total", "limit events/s", "events/s / limit")
+    for col in (*columns, "servers before s/s"):
+        st.add_column(col, justify="right" if col != "contender" else "left")
+    for r in results["throughput"]:
+        servers = r.get("server_cpu_s_per_1000") or {}
+        limit = r.get("physical_limit_eps")
+        rate = r["eps"] if r["verified"] else r["measured_eps"]
+        st.add_row(
+            r["contender"],
+            _fmt(r["cpu_s_per_1000"], 3),
+            *(_fmt(servers.get(name), 3) for name in SERVERS),
+            _fmt(r.get("total_cpu_s_per_1000"), 3),
+            _fmt(limit, 0),
+            _fmt(_ratio(rate, limit), 2),
+            _busy(r.get("server_cpu_before_s_per_s") or {}),
+        )
+    console.print(st)
+
+
+def _busy(before: dict[str, float | None]) -> str:
+    """The servers' CPU s/s in the second before the contender: ``kafka/cassandra/ferretdb``."""
+    if not before:
+        return "-"
+    return "/".join(_fmt(before.get(name), 2) for name in SERVERS)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
 
 
 def chart(results: dict[str, Any], path: Path) -> Path | None:
@@ -141,12 +182,10 @@ def chart(results: dict[str, Any], path: Path) -> Path | None:
 
 
 def last_line(results: dict[str, Any]) -> str:
-    eps = {r["contender"]: r["eps"] for r in results["throughput"]}
+    rows = results["throughput"]
+    eps = {r["contender"]: r["eps"] for r in rows}
     kflow_eps = eps.get(results["kflow_figure"])
-    naive, optimized = eps.get("naive"), eps.get("optimized")
-
-    def ratio(a: float | None, b: float | None) -> float | None:
-        return round(a / b, 3) if a and b else None
+    naive, optimized, tuned = eps.get("naive"), eps.get("optimized"), eps.get("tuned")
 
     latency = {
         str(r["rate"]): {
@@ -163,7 +202,7 @@ def last_line(results: dict[str, Any]) -> str:
             for r in results["latency"]
             if r["contender"] == name
         }
-        for name in ("naive", "optimized")
+        for name in BASELINES
     }
     kflow_row: dict[str, Any] = next(
         (r for r in results["throughput"] if r["contender"] == results["kflow_figure"]), {}
@@ -174,12 +213,18 @@ def last_line(results: dict[str, Any]) -> str:
         "kflow_json_eps": eps.get("kflow"),
         "naive_eps": naive,
         "optimized_eps": optimized,
-        "ratio_naive": ratio(kflow_eps, naive),
-        "ratio_optimized": ratio(kflow_eps, optimized),
+        "tuned_eps": tuned,
+        "ratio_naive": _ratio(kflow_eps, naive),
+        "ratio_optimized": _ratio(kflow_eps, optimized),
+        "ratio_tuned": _ratio(kflow_eps, tuned),
         "latency": latency,
         "latency_baselines": others,
         "kflow_cpu_s_per_1000": kflow_row.get("cpu_s_per_1000"),
         "kflow_peak_rss_mb": kflow_row.get("peak_rss_mb"),
+        "cpu_s_per_1000": {r["contender"]: r.get("cpu_s_per_1000") for r in rows},
+        "server_cpu_s_per_1000": {r["contender"]: r.get("server_cpu_s_per_1000") for r in rows},
+        "total_cpu_s_per_1000": {r["contender"]: r.get("total_cpu_s_per_1000") for r in rows},
+        "physical_limit_eps": {r["contender"]: r.get("physical_limit_eps") for r in rows},
         "validate_ratio": results["validate"]["validate_ratio"],
         "results_file": results.get("results_file"),
     }

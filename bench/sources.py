@@ -41,10 +41,10 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from bench import stack
-from bench.contenders import CLOCK_TICKS, proc_cpu, proc_peak_rss_mb
+from bench.contenders import proc_peak_rss_mb
+from bench.servers import SERVERS, per_1000, proc_cpu, server_cpu, server_pids
 from kflow.data.csvfiles import read_orders, read_product_ids
 from kflow.data.generate import fake_orders
 from kflow.data.tables import create_table_sql, parse_table_target
@@ -78,70 +78,8 @@ BASELINES = {
     "postgres": "baseline_postgres_cdc.py",
 }
 BROKERS = {"amqp": "rabbitmq", "mqtt": "mosquitto", "postgres": "postgres"}
-# the stack's servers, by the port they listen on
-SERVERS = {
-    "rabbitmq": amqp_address()[1],
-    "mosquitto": mqtt_address()[1],
-    "postgres": postgres_address()[1],
-    "cassandra": 9042,
-    "ferretdb": urlsplit(stack.MONGO_URI).port or 27017,
-    "kafka": int(stack.BOOTSTRAP.split(",")[0].rsplit(":", 1)[1]),
-}
 ATTEMPTS = 3
 """Tries per run: the stack is shared, and tests restart its brokers."""
-
-
-def server_pids() -> dict[str, int]:
-    """The pid of the process listening on each server's port, in this network namespace
-    (another stack may run in another one, with the same ports)."""
-    ports = {port: name for name, port in SERVERS.items()}
-    sockets: dict[str, str] = {}  # "socket:[inode]" -> server
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                fields = line.split()
-                port = int(fields[1].rsplit(":", 1)[1], 16)
-                if fields[3] == "0A" and port in ports:  # LISTEN
-                    sockets[f"socket:[{fields[9]}]"] = ports[port]
-    found: dict[str, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or len(found) == len(set(sockets.values())):
-            continue
-        with contextlib.suppress(OSError):
-            for fd in os.scandir(entry / "fd"):
-                with contextlib.suppress(OSError):
-                    name = sockets.get(os.readlink(fd.path))
-                    if name is not None:
-                        found.setdefault(name, int(entry.name))
-    return found
-
-
-def server_cpu(pids: dict[str, int]) -> dict[str, float | None]:
-    return {
-        name: postmaster_cpu(pid) if name == "postgres" else proc_cpu(pid)
-        for name, pid in pids.items()
-    }
-
-
-def postmaster_cpu(pid: int) -> float | None:
-    """CPU seconds of a PostgreSQL server: the postmaster's own, the backends it has reaped
-    (its ``cutime``/``cstime``: a contender's walsender ends with the contender) and its
-    live children (backends, walsenders, background workers). The postmaster itself only
-    forks: the work is in its children."""
-    total: float | None = None
-    children = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry.name) == pid:
-            total = sum(int(f) for f in fields[11:15]) / CLOCK_TICKS
-        elif fields[1] == str(pid):
-            children += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return None if total is None else total + children
 
 
 # one contender's process ---------------------------------------------------------------------
@@ -667,14 +605,7 @@ def row(
         else None
     )
     to_stored = w.stored_seen - w.started if w.stored_seen is not None else None
-    servers: dict[str, float | None] = {}
-    for name, first in w.servers_first.items():
-        last = w.servers_last.get(name)
-        servers[name] = (
-            rnd((last - first) / count * 1000, 3)
-            if first is not None and last is not None
-            else None
-        )
+    servers = per_1000(w.servers_first, w.servers_last, count)
     return {
         "source": setup.source,
         "contender": setup.contender,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -12,13 +13,19 @@ from kflow.run import DEFAULT_CONCURRENCY
 
 HELP = """Run FLOW in the foreground: one execution per message of its realtime trigger.
 
-The trigger may read Kafka, RabbitMQ (AMQP) or MQTT. On a terminal a live view
+The trigger may read Kafka, RabbitMQ (AMQP), MQTT, NATS, Redis or a database's
+change stream (PostgreSQL, MySQL/MariaDB). On a terminal a live view
 shows the trigger, counts, rate, latency and recent executions; otherwise one
 line per execution is printed. A message is acknowledged (Kafka: its offset
 committed) only once its execution has finished. Ctrl-C (or SIGTERM) stops
 reading, finishes what is in flight, acknowledges it and exits 0; a second
 Ctrl-C stops at once.
 """
+
+
+class Ordering(StrEnum):
+    key = "key"
+    none = "none"
 
 
 def command(
@@ -92,6 +99,15 @@ def command(
         help="Where triggers that keep their own position (Debezium MySQL/MariaDB binlog) "
         "store it between runs (default: .kflow/state).",
         file_okay=False,
+    ),
+    ordering: Ordering = typer.Option(
+        Ordering.key,
+        "--ordering",
+        help="key: messages with the same key (Kafka key, MQTT topic, NATS subject, CDC row) "
+        "run one after another, in order; none: every message runs as soon as a slot is "
+        "free (faster on a busy topic or subject whose messages do not depend on each other). "
+        "Acknowledgements keep their guarantees either way.",
+        case_sensitive=False,
     ),
     inputs_file: Path | None = typer.Option(
         None,
@@ -180,6 +196,7 @@ def command(
         ),
         metrics_port=metrics_port,
         metrics_address=metrics_address,
+        ordered=ordering is Ordering.key,
     )
     if event is not None:
         raise typer.Exit(run_event(loaded, event, key, options))

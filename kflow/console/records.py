@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
-import json
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from kflow import json_codec
 from kflow.connectors.masking import mask
 from kflow.engine.execution import Execution
 
@@ -70,10 +70,5 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-# One encoder for the run: ``json.dumps`` with options builds a new one per call (a third of
-# the cost of a line).
-_ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False)
-
-
 def execution_json(execution: Execution) -> str:
-    return mask(_ENCODER.encode(execution_record(execution)))
+    return mask(json_codec.dumps(execution_record(execution), _default))

@@ -9,7 +9,9 @@ Guarantees, whatever the source:
   running CANCELLED or FAILED at once, without running a task. Such executions are
   finished like any other: reported, counted and acknowledged. An execution arrives
   when its record may start, that is after the earlier records of its key;
-- records with the same order key run one after another, in arrival order;
+- records with the same order key run one after another, in arrival order (unless the
+  service is built with ``ordered=False``: then every record runs as soon as a slot is
+  free, and the source still acknowledges as it always does);
 - every admitted record is acknowledged exactly once, after its execution
   (and its dead-letter copy, if any) has finished; a killed or cancelled
   execution is never acknowledged, so the broker delivers it again;
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from kflow.engine.events import ExecutionFinished, ExecutionStarted, TriggerStatus
@@ -60,8 +63,10 @@ class FlowService:
         max_pending: int | None = None,
         max_executions: int | None = None,
         dead_letter: DeadLetter | None = None,
+        ordered: bool = True,
     ) -> None:
         self.runner = runner
+        self.ordered = ordered
         self.source = source
         self.flow_limit: Concurrency | None = runner.flow.concurrency_limit
         if self.flow_limit is not None and self.flow_limit.behavior is ConcurrencyBehavior.QUEUE:
@@ -170,8 +175,11 @@ class FlowService:
             return
         self.summary.started += 1
         self._pending += 1
-        if self._keys.admit(record.order_key(), record):
+        if self._keys.admit(self._order_key(record), record):
             self._spawn(record)
+
+    def _order_key(self, record: TriggerRecord) -> Hashable | None:
+        return record.order_key() if self.ordered else None
 
     def _spawn(self, record: TriggerRecord) -> None:
         task = asyncio.create_task(self._execute(record))
@@ -197,7 +205,7 @@ class FlowService:
                 self._room.set()
             if not self._pending:
                 self._idle.set()
-            nxt = self._keys.release(record.order_key())
+            nxt = self._keys.release(self._order_key(record))
             if nxt is not None and not self._killed:
                 self._spawn(nxt)
             self._backpressure()

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from kflow import json_codec
 from kflow.errors import DataError, NotSupportedError
 
 Decoder = Callable[[bytes], Any]
@@ -40,7 +41,7 @@ def _decode_text(data: bytes) -> str:
 def _decode_json(data: bytes) -> Any:
     text = _decode_text(data)
     try:
-        return json.loads(text)
+        return json_codec.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(
             f"not JSON (line {exc.lineno} column {exc.colno}: {exc.msg}): {_preview(text)}"

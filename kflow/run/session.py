@@ -50,6 +50,7 @@ class RunOptions:
     replay_of: str | None = None  # the execution this run replays (kflow executions replay)
     metrics_port: int | None = None  # --metrics-port (0: any free port); None: no metrics
     metrics_address: str = "127.0.0.1"  # --metrics-address
+    ordered: bool = True  # --ordering key (True) or none
 
 
 def realtime_trigger(flow: Flow) -> TriggerDef:
@@ -180,6 +181,7 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
             concurrency=options.concurrency,
             max_executions=options.max_executions,
             dead_letter=source.dead_letter(options.dead_letter),
+            ordered=options.ordered,
         )
         views.service = service
         if observer is not None:

@@ -184,3 +184,15 @@ def test_an_event_source_with_one_record_runs_it_once_and_ends() -> None:
     summary, source = serve([], source=MemorySource([TriggerRecord(value={"sleep": 0})]))
     assert (summary.finished, summary.stopped_by) == (1, "end")
     assert source.outcomes() == [Outcome.SUCCESS]
+
+
+def test_without_ordering_same_key_records_overlap_and_are_each_acknowledged() -> None:
+    values = [{"sleep": 0.05 - i * 0.004, "i": i} for i in range(10)]
+    summary, source = serve(
+        values, keys=["a"] * 10, concurrency=8, max_executions=10, ordered=False
+    )
+    assert summary.finished == 10
+    assert Sleep.peak == 8  # one key, yet as many at once as the limit allows
+    assert sorted(r.offset for r, _ in source.acks) == list(range(10))  # type: ignore[attr-defined]
+    finished = [v["i"] for _, v in CALLS]
+    assert sorted(finished) == list(range(10))
