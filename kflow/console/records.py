@@ -16,7 +16,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def _default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """What JSON has no type for, as executions are written (``--json``, the history)."""
     if isinstance(value, datetime):
         return _iso(value)
     if isinstance(value, date | time):
@@ -71,4 +72,4 @@ def _round(value: float | None) -> float | None:
 
 
 def execution_json(execution: Execution) -> str:
-    return mask(json_codec.dumps(execution_record(execution), _default))
+    return mask(json_codec.dumps(execution_record(execution), json_default))

@@ -16,18 +16,14 @@ the record, encodes it (JSON, masking) and runs in the history thread.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from kflow import json_codec
 from kflow.connectors.masking import mask
-from kflow.console.records import _default as json_default
-from kflow.console.records import execution_record
+from kflow.console.records import execution_record, json_default
 from kflow.engine.execution import Execution, TriggerRecord
 from kflow.history.store import HistoryRow
-
-# The --json record's conversions (dates, bytes, decimals...), one rule for both.
-_ENCODER = json.JSONEncoder(default=json_default, ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +61,10 @@ def stored_record(
     return record
 
 
+def _encode(value: Any) -> str:
+    return json_codec.dumps(value, json_default)
+
+
 def replay_input(trigger: TriggerRecord) -> dict[str, str | None]:
     """The value and key as ``kflow run --event`` and ``--key`` take them."""
     event: str | None
@@ -76,7 +76,7 @@ def replay_input(trigger: TriggerRecord) -> dict[str, str | None]:
     elif trigger.value is None or isinstance(trigger.value, str):
         event = trigger.value
     else:
-        event = _ENCODER.encode(trigger.value)
+        event = _encode(trigger.value)
     raw_key = getattr(trigger, "raw_key", None)
     key: str | None
     if isinstance(raw_key, bytes):
@@ -84,7 +84,7 @@ def replay_input(trigger: TriggerRecord) -> dict[str, str | None]:
     elif trigger.key is None:
         key = None
     else:
-        key = trigger.key if isinstance(trigger.key, str) else _ENCODER.encode(trigger.key)
+        key = trigger.key if isinstance(trigger.key, str) else _encode(trigger.key)
     return {"event": event, "key": key}
 
 
@@ -104,5 +104,5 @@ def history_row(pending: PendingRecord) -> HistoryRow:
         end_ms=int(end.timestamp() * 1000),
         duration_ms=record["durationMs"],
         replay_of=record["replayOf"],
-        record=mask(_ENCODER.encode(record)),
+        record=mask(_encode(record)),
     )
