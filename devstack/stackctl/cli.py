@@ -16,6 +16,7 @@ from pathlib import Path
 from . import debian, procs
 from .builds import BuildError
 from .probes import ProbeError
+from .secure import PROFILE, secure_services
 from .services import RabbitMQ, Service, ServiceError, all_services
 from .settings import Layout, Ports
 
@@ -122,6 +123,7 @@ def _bring_up(service: Service, layout: Layout) -> Outcome:
             ports_file.write_text(wanted_ports + "\n")
             say(f"{service.name}: started pid {proc.pid}, waiting for it to answer")
             detail = _wait_ready(service, proc, time.monotonic())
+            service.after_ready(say)
         return Outcome(service, True, detail, time.monotonic() - started, log_hint)
     except _Refused as exc:
         return Outcome(service, False, str(exc), 0.0, None, show_log=False)
@@ -132,15 +134,25 @@ def _bring_up(service: Service, layout: Layout) -> Outcome:
         return Outcome(service, False, detail, time.monotonic() - started, log_hint)
 
 
-def _selected(layout: Layout, names: Sequence[str]) -> list[Service]:
-    services = all_services(layout, Ports.from_env())
+def _selected(layout: Layout, names: Sequence[str], with_secure: bool = False) -> list[Service]:
+    """The services named (``secure`` names the secured profile's); none named: the default
+    ones, and those of the secured profile too if ``with_secure`` (a bare ``down``)."""
+    ports = Ports.from_env()
+    services = all_services(layout, ports)
+    secured = secure_services(layout, ports)
     if not names:
-        return services
-    known = {service.name: service for service in services}
-    unknown = [name for name in names if name not in known]
+        return services + secured if with_secure else services
+    known = {service.name: service for service in services + secured}
+    wanted: list[str] = []
+    for name in names:
+        wanted.extend([s.name for s in secured] if name == PROFILE else [name])
+    unknown = [name for name in wanted if name not in known]
     if unknown:
-        raise SystemExit(f"unknown service {', '.join(unknown)}; known: {', '.join(known)}")
-    return [known[name] for name in dict.fromkeys(names)]
+        raise SystemExit(
+            f"unknown service {', '.join(unknown)}; known: {', '.join(known)} "
+            f"(and {PROFILE}, the secured profile)"
+        )
+    return [known[name] for name in dict.fromkeys(wanted)]
 
 
 def _parallel(services: Sequence[Service], work: Callable[[Service], Outcome]) -> list[Outcome]:
@@ -185,7 +197,7 @@ def cmd_up(layout: Layout, names: Sequence[str]) -> int:
 
 
 def cmd_down(layout: Layout, names: Sequence[str], wipe: bool) -> int:
-    services = _selected(layout, names)
+    services = _selected(layout, names, with_secure=True)
 
     def stop(service: Service) -> Outcome:
         started = time.monotonic()
@@ -270,11 +282,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="obtain, start and wait for the services")
     up.add_argument("services", nargs="*", help=f"only these ({names})")
+    profile_help = (
+        "the secured profile's servers (TLS, SASL, passwords; see devstack/README.md), "
+        "besides any services named"
+    )
+    up.add_argument("--profile", choices=[PROFILE], action="append", help=profile_help)
     down = commands.add_parser("down", help="stop the services this stack started")
     down.add_argument("services", nargs="*", help=f"only these ({names})")
     down.add_argument("--wipe", action="store_true", help="also delete their data")
     status = commands.add_parser("status", help="probe each service; exit 1 unless all healthy")
     status.add_argument("services", nargs="*", help=f"only these ({names})")
+    status.add_argument("--profile", choices=[PROFILE], action="append", help=profile_help)
     logs = commands.add_parser("logs", help="print (or follow) service logs")
     logs.add_argument("services", nargs="*", help=f"only these ({names})")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
@@ -286,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ctl.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if getattr(args, "profile", None):
+        args.services = [*args.services, *args.profile]
 
     layout = Layout.from_env()
     try:

@@ -37,9 +37,18 @@ def _connect(host: str, port: int, timeout: float) -> socket.socket:
         raise ProbeError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
 
 
-def _guard(probe: Callable[[socket.socket], str], host: str, port: int, timeout: float) -> str:
+def _guard(
+    probe: Callable[[socket.socket], str],
+    host: str,
+    port: int,
+    timeout: float,
+    wrap: Callable[[socket.socket], socket.socket] | None = None,
+) -> str:
+    """``probe`` on a connection to host:port; ``wrap`` (TLS, say) is applied to it first."""
     sock = _connect(host, port, timeout)
     try:
+        if wrap is not None:
+            sock = wrap(sock)
         return probe(sock)
     except (OSError, struct.error, IndexError, KeyError, ValueError) as exc:
         raise ProbeError(f"bad answer from {host}:{port}: {exc}") from exc
@@ -87,7 +96,12 @@ def _kafka_call(sock: socket.socket, api_key: int, version: int, body: bytes) ->
     return reader
 
 
-def kafka(host: str, port: int, timeout: float = 5.0) -> str:
+def kafka(
+    host: str,
+    port: int,
+    timeout: float = 5.0,
+    wrap: Callable[[socket.socket], socket.socket] | None = None,
+) -> str:
     """ApiVersions, then a Metadata request that must list at least one live broker."""
 
     def probe(sock: socket.socket) -> str:
@@ -120,7 +134,7 @@ def kafka(host: str, port: int, timeout: float = 5.0) -> str:
             raise ProbeError("Metadata lists no live broker yet")
         return f"broker {', '.join(brokers)}"
 
-    return _guard(probe, host, port, timeout)
+    return _guard(probe, host, port, timeout, wrap)
 
 
 # --- Cassandra (CQL native protocol v4) -------------------------------------------------------
@@ -242,7 +256,12 @@ def _bson_number(doc: bytes, key: str) -> float | None:
     return None
 
 
-def mongo(host: str, port: int, timeout: float = 5.0) -> str:
+def mongo(
+    host: str,
+    port: int,
+    timeout: float = 5.0,
+    wrap: Callable[[socket.socket], socket.socket] | None = None,
+) -> str:
     """OP_MSG ``{ping: 1}`` against the admin database; the answer must say ``ok: 1``."""
 
     def probe(sock: socket.socket) -> str:
@@ -260,7 +279,7 @@ def mongo(host: str, port: int, timeout: float = 5.0) -> str:
             raise ProbeError(f"ping answered ok={ok}")
         return "ping ok"
 
-    return _guard(probe, host, port, timeout)
+    return _guard(probe, host, port, timeout, wrap)
 
 
 # --- AMQP 0-9-1 (RabbitMQ) -----------------------------------------------------------------
@@ -358,6 +377,7 @@ def amqp(
     user: str = "guest",
     password: str = "guest",
     vhost: str = "/",
+    wrap: Callable[[socket.socket], socket.socket] | None = None,
 ) -> str:
     """The AMQP 0-9-1 handshake and a PLAIN login: protocol header, Connection.Start/Start-Ok,
     Tune/Tune-Ok, Open/Open-Ok on ``vhost``, then a clean Connection.Close."""
@@ -395,7 +415,7 @@ def amqp(
         product = f"{server.get('product', 'AMQP server')} {server.get('version', '')}".strip()
         return f"{product}, {user} logged in to vhost {vhost}"
 
-    return _guard(probe, host, port, timeout)
+    return _guard(probe, host, port, timeout, wrap)
 
 
 # --- MQTT 3.1.1 (Mosquitto) ----------------------------------------------------------------
@@ -409,13 +429,23 @@ _CONNACK_CODES = {
 }
 
 
-def mqtt(host: str, port: int, timeout: float = 5.0) -> str:
-    """CONNECT (MQTT 3.1.1, clean session, anonymous); CONNACK must accept it (code 0)."""
+def mqtt(
+    host: str,
+    port: int,
+    timeout: float = 5.0,
+    login: tuple[str, str] | None = None,
+    wrap: Callable[[socket.socket], socket.socket] | None = None,
+) -> str:
+    """CONNECT (MQTT 3.1.1, clean session, anonymous or as ``login``'s user and password);
+    CONNACK must accept it (code 0)."""
 
     def probe(sock: socket.socket) -> str:
         client_id = f"kflow-devstack-probe-{os.getpid()}".encode()
-        variable = _mqtt_utf8(b"MQTT") + struct.pack(">BBH", 4, 0x02, 10)  # clean, keepalive
+        flags = 0x02 | (0xC0 if login else 0)  # clean session (+ user name and password)
+        variable = _mqtt_utf8(b"MQTT") + struct.pack(">BBH", 4, flags, 10)  # keepalive 10 s
         body = variable + _mqtt_utf8(client_id)
+        if login:
+            body += _mqtt_utf8(login[0].encode()) + _mqtt_utf8(login[1].encode())
         sock.sendall(bytes([0x10, len(body)]) + body)
         kind, size = _recv_exact(sock, 2)
         if kind != 0x20 or size != 2:
@@ -427,7 +457,7 @@ def mqtt(host: str, port: int, timeout: float = 5.0) -> str:
         sock.sendall(b"\xe0\x00")  # DISCONNECT
         return "MQTT 3.1.1 CONNACK accepted"
 
-    return _guard(probe, host, port, timeout)
+    return _guard(probe, host, port, timeout, wrap)
 
 
 def _mqtt_utf8(raw: bytes) -> bytes:

@@ -181,6 +181,9 @@ class Service:
         """Send a real client request; return a short description or raise ProbeError."""
         raise NotImplementedError
 
+    def after_ready(self, say: Say) -> None:
+        """Run once the server started by ``up`` answers (users, permissions); ServiceError."""
+
 
 class Kafka(Service):
     """Apache Kafka, single-node KRaft (broker and controller in one JVM)."""

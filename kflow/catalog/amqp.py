@@ -37,6 +37,11 @@ _CONNECTION: dict[str, Prop] = {
     "username": string(templated=True, description="User name."),
     "password": string(templated=True, description="Password (masked in output)."),
     "virtualHost": string(templated=True, default="/", description="Virtual host."),
+    "sslCaCertificate": string(
+        templated=True,
+        description="PEM CA certificate (text or a file path) trusted for the broker's TLS "
+        "certificate; setting it turns TLS (AMQPS) on, as does an amqps:// url.",
+    ),
     "url": string(
         templated=True,
         deprecated="use host, port, username, password and virtualHost",

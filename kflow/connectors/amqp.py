@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 5672
+DEFAULT_TLS_PORT = 5671
 CONNECT_TIMEOUT_S = 10.0
 HEARTBEAT_S = 30
 """A broker that stops answering (not one that closes its sockets) is noticed within ~2x."""
@@ -63,6 +65,10 @@ class AmqpSettings:
     username: str | None = None
     password: str | None = None
     virtual_host: str = "/"
+    tls: bool = False
+    """AMQPS: ``url: amqps://...`` or ``sslCaCertificate`` set."""
+    ca_certificate: str | None = None
+    """PEM text or a PEM file trusted for the broker's certificate (else the system's CAs)."""
 
     @property
     def address(self) -> str:
@@ -77,7 +83,8 @@ class AmqpSettings:
         if name:
             query += "&name=" + quote(name, safe="")
         vhost = quote(self.virtual_host, safe="")
-        return f"amqp://{user}:{password}@{host}:{self.port}/{vhost}{query}"
+        scheme = "amqps" if self.tls else "amqp"
+        return f"{scheme}://{user}:{password}@{host}:{self.port}/{vhost}{query}"
 
 
 def parse_url(url: str) -> dict[str, Any]:
@@ -103,9 +110,7 @@ def url_problem(url: str) -> str | None:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
         return f"not a valid URL: {exc}"
-    if parts.scheme == "amqps":
-        return "amqps:// (TLS) is not supported yet by kflow"
-    if parts.scheme != "amqp":
+    if parts.scheme not in ("amqp", "amqps"):
         return f"expected an amqp://user:password@host:port/vhost URL, got {url!r}"
     if not parts.hostname:
         return "the URL names no host"
@@ -132,7 +137,9 @@ def settings_from(props: Mapping[str, Any], what: str) -> AmqpSettings:
     host = str(values.get("host") or "").strip()
     if not host:
         raise AmqpError(f"{what}: missing host", retryable=False)
-    port_text = str(values.get("port") or DEFAULT_PORT)
+    ca_certificate = str(values.get("sslCaCertificate") or "").strip() or None
+    tls = bool(ca_certificate) or bool(url and str(url).strip().lower().startswith("amqps:"))
+    port_text = str(values.get("port") or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT))
     if not _PORT.fullmatch(port_text) or not 0 < int(port_text) < 65536:
         raise AmqpError(
             f"{what}: port must be a TCP port number, got {port_text!r}", retryable=False
@@ -146,6 +153,8 @@ def settings_from(props: Mapping[str, Any], what: str) -> AmqpSettings:
         username=None if username is None else str(username),
         password=None if password is None else str(password),
         virtual_host=str(values.get("virtualHost") or "/"),
+        tls=tls,
+        ca_certificate=ca_certificate,
     )
 
 
@@ -163,6 +172,15 @@ def error_line(exc: BaseException, address: str, *, connected: bool = False) -> 
     from aiormq import exceptions as ex
 
     text = one_line(_reason(exc))
+    verify = exc if isinstance(exc, ssl.SSLCertVerificationError) else exc.__cause__
+    if isinstance(verify, ssl.SSLCertVerificationError) or "certificate_verify_failed" in text:
+        found = getattr(verify, "verify_message", None) or text.split("verify failed:")[-1]
+        reason = one_line(str(found).split("(_ssl.c", 1)[0].strip())
+        return (
+            f"RabbitMQ at {address}: TLS refused: the broker's certificate is not trusted "
+            f"({reason}); check sslCaCertificate",
+            False,
+        )
     if isinstance(exc, ex.ProbableAuthenticationError | ex.AuthenticationError):
         return f"RabbitMQ at {address} refused the login: {text}", False
     if isinstance(exc, ex.InvalidFrameError) and "Connection.Close" in text:
@@ -226,7 +244,29 @@ async def connect(settings: AmqpSettings, *, name: str, prefix: str = "") -> Abs
 
     _quiet_driver_logs()
     with amqp_errors(settings.address, prefix):
-        return await asyncio.wait_for(aiormq.connect(settings.url(name)), CONNECT_TIMEOUT_S)
+        context = tls_context(settings.ca_certificate) if settings.tls else None
+        return await asyncio.wait_for(
+            aiormq.connect(settings.url(name), context=context), CONNECT_TIMEOUT_S
+        )
+
+
+def tls_context(ca_certificate: str | None) -> ssl.SSLContext:
+    """A client TLS context (host names checked) trusting ``ca_certificate``: PEM text or a
+    PEM file's path; the system's CAs without one."""
+    context = ssl.create_default_context()
+    if not ca_certificate:
+        return context
+    try:
+        if "-----BEGIN CERTIFICATE-----" in ca_certificate:
+            context = ssl.create_default_context(cadata=ca_certificate)
+        else:
+            context = ssl.create_default_context(cafile=ca_certificate)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise AmqpError(
+            f"sslCaCertificate is neither PEM text nor a readable PEM file: {exc}",
+            retryable=False,
+        ) from None
+    return context
 
 
 def as_bool(value: Any, name: str, what: str) -> bool:

@@ -19,7 +19,10 @@ more than that:
   SCRAM login modules (best effort; other modules are rejected);
 - ``sasl.username``/``sasl.password`` (librdkafka names) and
   ``ssl.ca.location``/``ssl.certificate.location``/``ssl.key.location``/
-  ``ssl.key.password``; ``ssl.truststore.location`` is read as a PEM CA file;
+  ``ssl.key.password``;
+- ``ssl.truststore.location``/``.password``/``.type`` (JKS, PKCS12, PEM) and
+  ``ssl.truststore.certificates``: converted to a PEM CA file
+  (:mod:`kflow.connectors.kafka_security`);
 - ``ssl.endpoint.identification.algorithm``: empty disables host name checks;
 - Java (de)serializer class names (``key.serializer``...) are ignored: kflow
   sends and receives bytes and (de)serializes itself.
@@ -42,6 +45,13 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from kflow.connectors.kafka_security import (
+    KEYSTORE_KEYS,
+    TRUSTSTORE_KEYS,
+    RefusalWatch,
+    describe_authorization,
+    truststore_kwargs,
+)
 from kflow.connectors.masking import one_line, register_secret
 from kflow.errors import KafkaError, KflowError
 
@@ -121,6 +131,7 @@ def _defaults(kind: ClientKind) -> Mapping[str, Any]:
 def _all_dotted_names() -> list[str]:
     names: set[str] = set(_RENAMED) | _IGNORED | {"sasl.jaas.config", "bootstrap.servers"}
     names.add("ssl.endpoint.identification.algorithm")
+    names.update(TRUSTSTORE_KEYS)
     for kind in ("producer", "consumer", "admin"):
         names.update(arg.replace("_", ".") for arg in _defaults(kind) if arg not in _NOT_PROPERTIES)
     return sorted(names)
@@ -135,8 +146,13 @@ def translate_properties(config: Mapping[str, Any], kind: ClientKind) -> dict[st
     kwargs: dict[str, Any] = {}
     for raw_key, value in config.items():
         key = str(raw_key).strip()
-        if key in _IGNORED:
+        if key in _IGNORED or key in TRUSTSTORE_KEYS:
             continue
+        if key in KEYSTORE_KEYS:
+            raise KafkaError(
+                f"Kafka property {key!r}: client certificates from a Java keystore are not "
+                "supported; give ssl.certificate.location and ssl.key.location (PEM files)"
+            )
         if key == "sasl.jaas.config":
             kwargs.update(_parse_jaas(str(value)))
             continue
@@ -150,6 +166,7 @@ def translate_properties(config: Mapping[str, Any], kind: ClientKind) -> dict[st
                 raise KafkaError(f"Kafka property {key!r} does not apply to a {kind}")
             converted = _convert(key, arg, value, defaults[arg])
         kwargs[arg] = converted
+    kwargs.update(truststore_kwargs(config))
     for arg in _SECRET_ARGS:
         if kwargs.get(arg):
             register_secret(str(kwargs[arg]))
@@ -334,20 +351,29 @@ def _construct(cls: Callable[..., _Client], kwargs: dict[str, Any]) -> _Client:
 
         make_network = KafkaNetClient
     started: list[Any] = []
+    watches: list[RefusalWatch] = []
+    address = bootstrap_address(kwargs)
 
     def tracked_network(**network_kwargs: Any) -> Any:
         network = make_network(**network_kwargs)
         started.append(network)
+        watches.append(RefusalWatch(network, kwargs, address))
         return network
 
     try:
-        with kafka_errors(bootstrap_address(kwargs)):
-            return cls(**{**kwargs, "kafka_client": tracked_network})
-    except BaseException:
+        with kafka_errors(address):
+            client = cls(**{**kwargs, "kafka_client": tracked_network})
+    except BaseException as exc:
         for network in started:
             with suppress(Exception):
                 network.close()
+        refused = next((w.refusal for w in watches if w.refusal is not None), None)
+        if refused is not None and refused is not exc:
+            raise refused from exc
         raise
+    for watch in watches:
+        watch.stop()
+    return client
 
 
 def ensure_topic(admin: KafkaAdminClient, name: str, partitions: int, replication: int = 1) -> int:
@@ -415,7 +441,8 @@ def describe_kafka_error(exc: BaseException, address: str) -> str | None:
     if isinstance(exc, errors.KafkaConnectionError | errors.NodeNotReadyError):
         return one_line(f"cannot reach Kafka at {address}: {detail}")
     if isinstance(exc, errors.AuthorizationError):
-        return one_line(f"Kafka at {address} refused the request: {detail}")
+        refused = describe_authorization(exc, address)
+        return one_line(refused or f"Kafka at {address} refused the request: {detail}")
     if isinstance(exc, errors.KafkaTimeoutError):
         return one_line(f"Kafka at {address} did not answer in time: {detail}")
     return one_line(f"Kafka at {address}: {type(exc).__name__}: {detail}")

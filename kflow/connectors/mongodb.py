@@ -123,7 +123,15 @@ def describe_mongo_error(exc: BaseException, address: str) -> str | None:
     where = f"MongoDB at {address}"
     if isinstance(exc, errors.ServerSelectionTimeoutError):
         reason = str(exc).split(", Timeout:", 1)[0]
+        if "CERTIFICATE_VERIFY_FAILED" in reason:
+            why = reason.split("certificate verify failed:", 1)[-1].split("(_ssl.c", 1)[0]
+            return one_line(
+                f"{where}: TLS refused: the server's certificate is not trusted ({why.strip()}); "
+                "check tlsCAFile"
+            )
         return one_line(f"cannot reach MongoDB at {address}: {reason}")
+    if isinstance(exc, errors.OperationFailure) and exc.code == 18:  # AuthenticationFailed
+        return one_line(f"{where} refused the login: wrong user name or password (code 18)")
     if isinstance(exc, errors.InvalidURI | errors.ConfigurationError):
         return one_line(f"invalid MongoDB connection {address}: {exc}")
     if isinstance(exc, errors.DuplicateKeyError):

@@ -246,6 +246,15 @@ def connect(
     address = settings.server
     try:
         client.connect(address.host, address.port, keepalive=KEEPALIVE_S, **kwargs)
+    except ssl.SSLCertVerificationError as exc:
+        raise MqttError(
+            one_line(
+                f"the MQTT broker at {address}: TLS refused: its certificate is not trusted "
+                f"({exc.verify_message or exc}); check crt"
+            ),
+            address=str(address),
+            retryable=False,
+        ) from exc
     except ssl.SSLError as exc:
         raise MqttError(
             one_line(f"TLS handshake with the MQTT broker at {address} failed: {exc}"),
