@@ -197,3 +197,28 @@ def clear_session(client_id: str, *, v5: bool = True) -> None:
     ready.wait(10)
     client.disconnect()
     client.loop_stop()
+
+
+def persistent_session(client_id: str, topic_filter: str, *, qos: int = 1) -> None:
+    """Make the broker keep a session for ``client_id`` (MQTT 5, one hour) subscribed to
+    ``topic_filter`` (a ``$share/GROUP/...`` filter makes it a member of that group), so
+    what is published from now on waits in it until a client with that id connects."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    client = _client(client_id)
+    connected, subscribed = threading.Event(), threading.Event()
+    client.on_connect = lambda c, u, f, rc, p: connected.set()
+    client.on_subscribe = lambda c, u, mid, reasons, p: subscribed.set()
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 3600
+    host, port = mqtt_address()
+    client.connect(host, port, clean_start=False, properties=props)
+    client.loop_start()
+    try:
+        assert connected.wait(10), f"no CONNACK for {client_id}"
+        client.subscribe(topic_filter, qos=qos)
+        assert subscribed.wait(10), f"no SUBACK for {topic_filter}"
+    finally:
+        client.disconnect()
+        client.loop_stop()

@@ -73,6 +73,13 @@ _SUBSCRIPTION: dict[str, Prop] = {
     "serdeType": enum(*SERDE_TYPES, default="JSON", description="How payloads are decoded."),
 }
 
+_SHARE_GROUP = string(
+    templated=True,
+    description="kflow: subscribe to every topic as the shared subscription "
+    "$share/GROUP/topic, so the broker spreads the messages over the processes of that "
+    "group; each process needs a clientId of its own.",
+)
+
 _POLLING: dict[str, Prop] = {
     "maxRecords": integer(minimum=1, description="Stop after this many messages."),
     "maxDuration": duration(description="Stop after this long."),
@@ -103,6 +110,15 @@ def topic_filter_problem(text: str) -> str | None:
             return "# must be a whole level, the last one (sensors/#)"
         if "+" in level and level != "+":
             return "+ must be a whole level (sensors/+/temperature)"
+    return None
+
+
+def share_group_problem(text: str) -> str | None:
+    """Why ``text`` cannot name the group of a shared subscription, or None."""
+    if text == "":
+        return "a share group cannot be empty"
+    if any(c in text for c in "/+#"):
+        return "a share group cannot hold /, + or #"
     return None
 
 
@@ -189,6 +205,10 @@ def check_subscription(
     for child, path, value in items:
         if isinstance(value, str) and not is_template_text(value):
             _check_value(child, ctx, path, topic_filter_problem(value), "topic")
+    group = props.get("shareGroup")
+    if isinstance(group, str) and not is_template_text(group):
+        problem = share_group_problem(group)
+        _check_value(node.value.get("shareGroup"), ctx, f"{key_path}.shareGroup", problem)
 
 
 def check_publish(props: dict[str, Any], node: YNode, ctx: CheckContext, key_path: str) -> None:
@@ -205,7 +225,7 @@ REALTIME_TRIGGER = TypeSpec(
     kind="trigger",
     runner="kflow.plugins.mqtt_trigger:RealtimeTrigger",
     description="Start one execution per MQTT message, as it arrives.",
-    properties=_SUBSCRIPTION,
+    properties={**_SUBSCRIPTION, "shareGroup": _SHARE_GROUP},
     check=check_subscription,
 )
 

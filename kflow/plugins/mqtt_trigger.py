@@ -24,6 +24,9 @@ What it does that Kestra's does not:
   not UTF-8 (``STRING``) becomes a record with an ``error``: a FAILED execution, then
   acknowledged, and the stream goes on.
 - **Reconnects** with back-off (1 s doubling to 30 s), reporting each loss and return.
+- **Shared subscriptions** (``shareGroup``, a kflow property): every topic is subscribed as
+  ``$share/GROUP/topic`` so the broker spreads messages over the processes of the group;
+  each process needs its own ``clientId`` (its session holds its share: docs/scale-out.md).
 - **Back-pressure.** MQTT has no pause: the broker sends at most ``prefetch`` (MQTT 5
   receive maximum, ``--concurrency``) unacknowledged messages, or its own in-flight limit
   for MQTT 3.1.1. Some brokers send more (mosquitto before 2.0.13 hands over a whole new
@@ -49,7 +52,12 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kflow.catalog.mqtt import SHARED_PREFIX, topic_filter_problem, topic_name_problem
+from kflow.catalog.mqtt import (
+    SHARED_PREFIX,
+    share_group_problem,
+    topic_filter_problem,
+    topic_name_problem,
+)
 from kflow.connectors.masking import mask
 from kflow.connectors.mqtt import (
     ConnectionSettings,
@@ -107,6 +115,10 @@ class RealtimeTrigger(RecordSource):
         except MqttError as exc:
             raise FlowError(f"mqtt trigger '{trigger.id}': {exc}") from exc
         self.topics = _topics(trigger.id, props.get("topic"))
+        group = props.get("shareGroup")
+        if group not in (None, ""):
+            self.topics = _shared_topics(trigger.id, str(group), self.topics)
+        self._own_client_id = bool(props.get("clientId"))
         self.qos = _qos(trigger.id, props.get("qos", 1))
         self.serde = str(props.get("serdeType") or "JSON").upper()
         if self.serde not in ("STRING", "JSON", "BYTES"):
@@ -208,6 +220,12 @@ class RealtimeTrigger(RecordSource):
     # RecordSource ---------------------------------------------------------------------
 
     async def start(self) -> None:
+        if not self._own_client_id and any(t.startswith(SHARED_PREFIX) for t in self.topics):
+            raise FlowError(
+                f"{self._where()}: a shared subscription ({self.topics[0]}) needs a clientId "
+                "of its own in each kflow process, kept across restarts (its session holds "
+                "the process's share), e.g. --set clientId=orders-1"
+            )
         self._loop = asyncio.get_running_loop()
         client = make_client(self.settings, manual_ack=True, persistent=True)
         client.on_pre_connect = self._on_pre_connect
@@ -587,6 +605,26 @@ def _topics(trigger_id: str, value: Any) -> list[str]:
         if problem is not None:
             raise FlowError(f"mqtt trigger '{trigger_id}': topic {topic!r}: {problem}")
     return [str(t) for t in topics]
+
+
+def _shared_topics(trigger_id: str, group: str, topics: list[str]) -> list[str]:
+    """``shareGroup``: each filter as ``$share/GROUP/filter`` (one already shared in that
+    group is kept; one shared in another group is refused)."""
+    problem = share_group_problem(group)
+    if problem is not None:
+        raise FlowError(f"mqtt trigger '{trigger_id}': shareGroup {group!r}: {problem}")
+    out = []
+    for topic in topics:
+        if topic.startswith(SHARED_PREFIX):
+            if not topic.startswith(f"{SHARED_PREFIX}{group}/"):
+                raise FlowError(
+                    f"mqtt trigger '{trigger_id}': topic {topic!r} is shared in another group "
+                    f"than shareGroup {group!r}"
+                )
+            out.append(topic)
+        else:
+            out.append(f"{SHARED_PREFIX}{group}/{topic}")
+    return out
 
 
 def _qos(trigger_id: str, value: Any) -> int:
