@@ -61,6 +61,7 @@ from kflow.errors import FlowError, KflowError
 from kflow.expr import render_value
 from kflow.flow.model import TriggerDef
 from kflow.plugins.debezium_mysql_binlog import ChangeReader, SourceInfo, Stopped
+from kflow.plugins.debezium_mysql_lease import STANDBY_POLL_S, ReaderLease
 from kflow.plugins.debezium_mysql_record import BinlogPosition, MysqlChange, key_text
 from kflow.plugins.debezium_shape import Change, ShapeOptions, TableFilter, shape
 from kflow.state.positions import FinishedPositions, PositionKey, PositionStore, state_dir
@@ -155,6 +156,7 @@ class RealtimeTrigger(RecordSource):
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._reader: ChangeReader | None = None
+        self._lease: ReaderLease | None = None
         self._store: PositionStore | None = None
         self._failure: KflowError | None = None
         self._finished_reading = False
@@ -294,6 +296,8 @@ class RealtimeTrigger(RecordSource):
             safe = self._tracker.safe
         if safe is not None and safe != self.stored:
             self._save(safe)
+        if self._lease is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._lease.release)
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -309,6 +313,7 @@ class RealtimeTrigger(RecordSource):
         reader = self._reader
         assert reader is not None
         try:
+            self._take_lease()
             start = self._start_position(reader)
             self.snapshot_over.set()
             if start is None:
@@ -323,6 +328,44 @@ class RealtimeTrigger(RecordSource):
             self._fail(exc)
         except Exception as exc:  # a bug or an unexpected driver error: end the run, say why
             self._fail(MysqlError(mask(f"{self._where()}: {type(exc).__name__}: {exc}")))
+
+    def _take_lease(self) -> None:
+        """Wait until this process is the one reader of the position key (a standby while
+        another holds it: :mod:`kflow.plugins.debezium_mysql_lease`), then load the position
+        the last reader stored."""
+        lease = self._lease = ReaderLease(self.settings, self.key, f"{self._where()}: ")
+        waiting, delay = False, RECONNECT_MIN_S
+        while True:
+            if self._stopping.is_set():
+                raise Stopped
+            try:
+                if lease.acquire(STANDBY_POLL_S if waiting else 0):
+                    break
+            except MysqlError as exc:
+                if not exc.retryable:
+                    raise
+                self._stopping.wait(delay)
+                delay = min(RECONNECT_MAX_S, delay * 2)
+                continue
+            if not waiting:
+                waiting = True
+                holder = lease.holder()
+                by = f" (MariaDB/MySQL connection {holder})" if holder is not None else ""
+                self._state, self._detail = "standby", f"another kflow reads {self.key}{by}"
+                self._say(
+                    f"standby: another kflow reads the binlog position {self.key}{by}; "
+                    f"waiting, trying every {STANDBY_POLL_S:g} s, and taking over when it stops"
+                )
+        assert self._store is not None
+        stored = self._store.load(self.key)
+        self.stored = BinlogPosition.from_dict(stored) if stored else None
+        if waiting:
+            self._state, self._detail = "running", None
+            self._say(
+                f"took over the binlog position {self.key}: resuming from "
+                f"{self.stored or 'the start (nothing stored)'}"
+            )
+        lease.keep(lambda line: self._fail(MysqlError(f"{self._where()}: {line}")))
 
     def _start_position(self, reader: ChangeReader) -> BinlogPosition | None:
         """Where streaming starts (after a snapshot if the mode asks for one); None: do not

@@ -92,6 +92,8 @@ FEEDBACK_MIN_S = 0.05
 STATUS_INTERVAL_S = 10
 BACKOFF_INITIAL_S = 0.5
 BACKOFF_MAX_S = 5.0
+STANDBY_POLL_S = 2.0
+"""How often a standby (the slot is active for another connection) tries to take it over."""
 FINAL_CONFIRM_WAIT_S = 3.0
 SNAPSHOT_MODES = ("INITIAL", "ALWAYS", "NEVER", "INITIAL_ONLY")
 
@@ -164,6 +166,7 @@ class RealtimeTrigger(RecordSource):
         self._state = "connecting"
         self._detail: str | None = None
         self._sent = 0  # the last flush_lsn sent
+        self._streaming = False  # START_REPLICATION succeeded on the current connection
         self._seq = 0
         self.slot_created = False
         self.reconnects = 0
@@ -576,20 +579,17 @@ class RealtimeTrigger(RecordSource):
             try:
                 if repl is None:
                     repl = self._reconnect()
-                    self._say(
-                        f"reconnected to PostgreSQL at {self.settings.address}; streaming slot "
-                        f"{self.slot} from {lsn_text(self._ledger.confirmed)}"
-                    )
-                    delay, last_problem = BACKOFF_INITIAL_S, ""
-                self._state, self._detail = "running", None
+                self._streaming = False
                 self._stream(repl)
             except PostgresError as exc:
                 if not exc.retryable:
                     raise
+                if self._streaming:  # it had been streaming: a new outage
+                    delay, last_problem = BACKOFF_INITIAL_S, ""
                 problem = str(exc).removeprefix(f"{self.what}: ")
                 self._lost(problem, last_problem)
                 last_problem = problem
-                self._closing.wait(delay)
+                self._closing.wait(STANDBY_POLL_S if self._state == "standby" else delay)
                 delay = min(delay * 2, BACKOFF_MAX_S)
             finally:
                 if repl is not None:
@@ -601,6 +601,15 @@ class RealtimeTrigger(RecordSource):
     def _lost(self, problem: str, last_problem: str) -> None:
         in_flight = self._ledger.in_flight
         self._generation += 1  # changes read and not started are void: they come again
+        if "is in use by another connection" in problem and not self._streaming:
+            # One active reader per slot (PostgreSQL's rule): wait as its standby.
+            self._state, self._detail = "standby", problem
+            if problem != last_problem:
+                self._say(
+                    f"standby: {problem}; waiting, trying every {STANDBY_POLL_S:g} s, and "
+                    "taking the slot over when it is free"
+                )
+            return
         self._state, self._detail = "reconnecting", problem
         if problem != last_problem:
             self.reconnects += 1
@@ -634,6 +643,7 @@ class RealtimeTrigger(RecordSource):
                 options={"proto_version": "1", "publication_names": self.publication},
                 status_interval=STATUS_INTERVAL_S,
             )
+            self._on_streaming()
             ledger = self._ledger
             generation = self._generation
             self.builder.last_commit_lsn = self.builder.last_commit_lsn or ledger.confirmed
@@ -684,6 +694,16 @@ class RealtimeTrigger(RecordSource):
                         batch = []
             if batch:
                 self._deliver(batch)
+
+    def _on_streaming(self) -> None:
+        """START_REPLICATION was accepted: this process reads the slot now."""
+        was, self._streaming = self._state, True
+        self._state, self._detail = "running", None
+        where = f"slot {self.slot} from {lsn_text(self._ledger.confirmed)}"
+        if was == "standby":
+            self._say(f"took over the replication slot: streaming {where}")
+        elif was == "reconnecting":
+            self._say(f"reconnected to PostgreSQL at {self.settings.address}; streaming {where}")
 
     def _feedback(self, cur: Any, lsn: int) -> None:
         if lsn:
