@@ -168,3 +168,31 @@ class NatsKit(SourceKit):
             durableId: {self.name}
             deliverPolicy: All
         """
+
+
+async def acreate_pull_consumer(
+    url: str, stream: str, durable: str, subject: str, ack_wait_s: float
+) -> None:
+    """A durable pull consumer with explicit acks and the given ack wait, delivering the
+    whole stream (a trigger naming it as ``durableId`` uses it as it is)."""
+    from nats.js import api
+
+    nc = await _connect(url)
+    try:
+        config = api.ConsumerConfig(
+            name=durable,
+            durable_name=durable,
+            deliver_policy=api.DeliverPolicy.ALL,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            ack_wait=ack_wait_s,
+            filter_subject=subject,
+        )
+        await nc.jetstream().add_consumer(stream, config=config)
+    finally:
+        await nc.close()
+
+
+def create_pull_consumer(
+    stream: str, durable: str, subject: str, ack_wait_s: float, url: str | None = None
+) -> None:
+    run(acreate_pull_consumer(url or nats_url(), stream, durable, subject, ack_wait_s))
