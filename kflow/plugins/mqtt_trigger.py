@@ -455,8 +455,8 @@ class RealtimeTrigger(RecordSource):
             self._epoch += 1
             self._order = None
             self._connected = False
-        if self._closing:
-            return
+        if self._closing or self._start_error is not None:
+            return  # stopping, or start failed and said why: no reconnect to announce
         why = refusal(reason)
         now = time.monotonic()
         if now - self._connected_at < TAKEOVER_AFTER_S:
