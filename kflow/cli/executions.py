@@ -22,12 +22,22 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_HISTORY_HELP = "The history file (default: history.sqlite in the state directory)."
+_HISTORY_HELP = (
+    "The history file kflow run --history wrote (default: KFLOW_HISTORY, else history.sqlite "
+    "in the state directory)."
+)
 _STATE_DIR_HELP = "The state directory whose history.sqlite to read (default: .kflow/state)."
 
 
 def _history_option() -> Path | None:
-    return typer.Option(None, "--history", help=_HISTORY_HELP, dir_okay=False)
+    return typer.Option(
+        None,
+        "--history",
+        envvar="KFLOW_HISTORY",
+        metavar="FILE",
+        help=_HISTORY_HELP,
+        dir_okay=False,
+    )
 
 
 def _state_dir_option() -> Path | None:

@@ -55,11 +55,14 @@ def command(
     history: Path | None = typer.Option(
         None,
         "--history",
-        help="The history file the replays are kept in (default: history.sqlite in the "
-        "state directory).",
+        envvar="KFLOW_HISTORY",
+        metavar="FILE",
+        help="Keep the replays' executions in this history file (off unless given).",
         dir_okay=False,
     ),
-    no_history: bool = typer.Option(False, "--no-history", help="Keep no execution history."),
+    no_history: bool = typer.Option(
+        False, "--no-history", help="Keep no execution history, even with KFLOW_HISTORY set."
+    ),
     state_dir: Path | None = typer.Option(
         None,
         "--state-dir",

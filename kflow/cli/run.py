@@ -119,12 +119,14 @@ def command(
     history: Path | None = typer.Option(
         None,
         "--history",
-        help="The SQLite file every finished execution is kept in, for kflow executions "
-        "(default: history.sqlite in the state directory).",
+        envvar="KFLOW_HISTORY",
+        metavar="FILE",
+        help="Keep every finished execution in this SQLite file, for kflow executions "
+        "(off unless given; it costs CPU per execution, see the README).",
         dir_okay=False,
     ),
     no_history: bool = typer.Option(
-        False, "--no-history", help="Keep no execution history for this run."
+        False, "--no-history", help="Keep no execution history, even with KFLOW_HISTORY set."
     ),
     history_max_rows: int = typer.Option(
         DEFAULT_MAX_ROWS,

@@ -138,8 +138,9 @@ def start_history(
     *,
     replay_of: Callable[[Execution], str | None] | None = None,
 ) -> HistoryWriter | None:
-    """The history listener ``options`` ask for (None with ``--no-history``)."""
-    if options.no_history:
+    """The history listener ``options`` ask for: None unless ``--history FILE`` (or
+    ``KFLOW_HISTORY``) was given, or with ``--no-history``."""
+    if options.no_history or options.history is None:
         return None
     return HistoryWriter(
         history_path(options.history, options.state_dir),

@@ -43,7 +43,7 @@ class RunOptions:
     overrides: dict[str, Any] = field(default_factory=dict)  # --set, parsed
     inputs: dict[str, Any] | None = None  # typed by kflow.flow.inputs; None: the defaults
     state_dir: str | None = None  # --state-dir (sources that store their own position)
-    history: str | None = None  # --history; None: history.sqlite in the state directory
+    history: str | None = None  # --history FILE (KFLOW_HISTORY); None: no history
     no_history: bool = False  # --no-history
     history_max_rows: int | None = DEFAULT_MAX_ROWS  # --history-max-rows
     history_max_age: float | None = None  # --history-max-age, in seconds

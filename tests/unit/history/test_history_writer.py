@@ -143,3 +143,19 @@ def test_the_default_file_is_in_the_state_directory(
     assert history_path(str(tmp_path / "x.db"), str(tmp_path / "opt")) == tmp_path / "x.db"
     monkeypatch.delenv("KFLOW_STATE_DIR")
     assert history_path(None, None) == Path(".kflow/state/history.sqlite")
+
+
+def test_a_run_keeps_history_only_when_asked(tmp_path: Path) -> None:
+    from kflow.flow.model import Flow
+    from kflow.history.writer import start_history
+    from kflow.run.session import RunOptions
+
+    flow = Flow(id="f", namespace="n", tasks=[])
+    assert start_history(flow, RunOptions(state_dir=str(tmp_path))) is None
+    assert not (tmp_path / "history.sqlite").exists()
+    file = tmp_path / "kept.sqlite"
+    assert start_history(flow, RunOptions(history=str(file), no_history=True)) is None
+    writer = start_history(flow, RunOptions(history=str(file)))
+    assert writer is not None
+    writer.close()
+    assert HistoryStore.open_existing(file).count() == 0
