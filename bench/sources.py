@@ -55,6 +55,8 @@ from testkit.stack import amqp_address, amqp_url, mqtt_address, postgres_address
 
 SOURCES = ("amqp", "mqtt", "postgres")
 CONTENDERS = ("kflow", "baseline", "baseline-serial")
+KFLOW_ORDERING = ["key"]
+"""``kflow run --ordering`` for the kflow contenders (``--ordering`` of this bench)."""
 """``baseline-serial`` (MQTT, unless ``--no-mqtt-serial``): the MQTT baseline with one message
 in work at a time, which is what kflow's order per topic amounts to on a single topic."""
 CONCURRENCY = 64
@@ -476,6 +478,7 @@ def command(setup: Setup, count: int, workdir: Path) -> list[str]:
         flow.write_text(text, encoding="utf-8")
         cmd = [str(stack.PYTHON), "-m", "kflow", "run", str(flow), "--json"]
         cmd += ["--max-executions", str(count), "--concurrency", str(CONCURRENCY)]
+        cmd += ["--ordering", KFLOW_ORDERING[0]]
         if setup.source == "postgres":
             cmd += ["--state-dir", str(workdir / f"{setup.tag}.state")]
         elif setup.source == "amqp":
@@ -648,6 +651,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(baseline-serial: what kflow's order per topic gives on one topic)",
     )
     parser.add_argument(
+        "--ordering",
+        choices=("key", "none"),
+        default="key",
+        help="kflow run --ordering for kflow (key: kflow's default, one message of an MQTT "
+        "topic at a time; none: every message as soon as a slot is free, as the baselines)",
+    )
+    parser.add_argument(
         "--sources",
         default=",".join(SOURCES),
         help="comma-separated: amqp,mqtt,postgres (all three)",
@@ -662,6 +672,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    KFLOW_ORDERING[0] = args.ordering
     began = time.monotonic()
     rid = stack.run_id()
     slug = rid.lower()
@@ -673,6 +684,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "run_id": rid,
         "orders": args.orders,
+        "kflow_ordering": args.ordering,
         "rounds": args.rounds,
         "concurrency": CONCURRENCY,
         "environment": {
