@@ -21,7 +21,6 @@ and the next replay would run those again.
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -261,7 +260,13 @@ def replay_dead_letter(
     from kflow.engine.runner import FlowRunner
     from kflow.history.writer import start_history
     from kflow.run.connections import close_connections
-    from kflow.run.session import TASK_THREADS, build_source, realtime_trigger, source_class
+    from kflow.run.session import (
+        TASK_THREADS,
+        build_source,
+        realtime_trigger,
+        source_class,
+        stop_on_signals,
+    )
 
     trigger = realtime_trigger(flow)
     kind = source_class(trigger).kind
@@ -305,19 +310,7 @@ def replay_dead_letter(
             concurrency=options.concurrency,
             dead_letter=source.dead_letter(target),
         )
-        presses = 0
-
-        def on_signal() -> None:
-            nonlocal presses
-            presses += 1
-            if presses == 1:
-                service.request_stop("signal")
-            else:
-                service.kill()
-
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
+        stop_on_signals(service)
         try:
             return await service.run(options.timeout)
         finally:

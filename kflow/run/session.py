@@ -148,6 +148,25 @@ def _observer(options: RunOptions, bus: EventBus) -> Any:
     return start_observer(options.metrics_address, options.metrics_port, bus, _to_stderr)
 
 
+def stop_on_signals(service: FlowService) -> None:
+    """Ctrl-C or SIGTERM stops ``service`` gracefully (in-flight work finishes and is
+    acknowledged); a second one kills it (nothing unfinished is acknowledged). Call on the
+    service's event loop."""
+    presses = 0
+
+    def on_signal() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            service.request_stop("signal")
+        else:
+            service.kill()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+
 def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -186,19 +205,7 @@ def run_flow(flow: Flow, options: RunOptions) -> int:
         views.service = service
         if observer is not None:
             observer.watch(service)
-        presses = 0
-
-        def on_signal() -> None:
-            nonlocal presses
-            presses += 1
-            if presses == 1:
-                service.request_stop("signal")
-            else:
-                service.kill()
-
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
+        stop_on_signals(service)
         try:
             return await service.run(options.timeout)
         finally:
