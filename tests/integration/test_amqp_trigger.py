@@ -353,10 +353,16 @@ def test_acks_of_a_lost_connection_are_dropped_and_the_broker_redelivers(
 
     async def scenario() -> None:
         await amqp.declare_queue(amqp_url, queue)
-        await amqp.publish(amqp_url, queue, orders(16, sleep="PT2S"))
+        # The first 8 deliveries run long enough to outlast closing the connection, which
+        # takes two rabbitmqctl calls (seconds on a loaded machine); the rest are short.
+        bodies = [
+            amqp.json_body({"i": i, "sleep": "PT12S" if i < 8 else "PT0.5S"}) for i in range(16)
+        ]
+        await amqp.publish(amqp_url, queue, bodies)
         run = await start(flow_text(queue), concurrency=8)
         await run.until(lambda: run.source.peak_unacked == 8, timeout=10, what="8 deliveries")
         assert await asyncio.to_thread(amqp.close_connections, f"queue {queue}") == 1
+        assert not run.finished, "the connection closed only after its executions finished"
         await run.until(
             lambda: set(run.values()) == set(range(16)), timeout=60, what="every message"
         )
