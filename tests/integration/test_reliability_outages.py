@@ -3,8 +3,8 @@
 For Cassandra and MongoDB, one run of the stack's service being stopped for ``OUTAGE_S``
 seconds is watched by two ``kflow run`` processes reading the same orders in their own groups:
 
-- ``retrying`` runs ``samples/detailed_order_with_retry.yaml`` (exponential retries up to a
-  minute): every execution eventually succeeds once the service is back;
+- ``retrying`` runs ``samples/detailed_order_with_retry.yaml`` (exponential retries up to
+  three minutes): every execution eventually succeeds once the service is back;
 - ``plain`` runs the same flow without retries nor ``errors`` tasks, with
   ``--dead-letter-topic``: the executions that hit the outage FAIL, each one is reported and
   its record dead-lettered; none is silently dropped (stored + dead-lettered = sent).
