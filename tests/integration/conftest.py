@@ -20,6 +20,7 @@ Fixtures for reuse:
 - ``redis_url``: ``"redis://127.0.0.1:6379/0"`` (``KFLOW_REDIS_PORT``)
 - ``unique_name``: ``unique_name("orders")`` gives a fresh name safe as a Kafka topic, a
   Cassandra keyspace or table, or a MongoDB database or collection
+- ``products``: a session on ``keyspace_name`` seeded with the 20 products
 - ``topic_name``, ``keyspace_name``, ``collection_name``: one fresh name per test
 """
 
@@ -32,6 +33,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,6 +177,29 @@ def keyspace_name(unique_name: Callable[[str], str]) -> str:
 @pytest.fixture
 def collection_name(unique_name: Callable[[str], str]) -> str:
     return unique_name("coll")
+
+
+@pytest.fixture
+def products(cassandra_hosts: list[str], cassandra_port: int, keyspace_name: str) -> Iterator[Any]:
+    """A keyspace of its own (``keyspace_name``) seeded with the 20 products by
+    ``kflow seed products``; yields a session to add more, and drops the keyspace after."""
+    import subprocess
+    import sys
+
+    from cassandra.cluster import Cluster
+
+    from testkit.processes import REPO
+
+    subprocess.run(
+        [sys.executable, "-m", "kflow", "seed", "products", "--keyspace", keyspace_name,
+         "--hosts", f"{cassandra_hosts[0]}:{cassandra_port}"],
+        cwd=REPO, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    cluster = Cluster(cassandra_hosts, port=cassandra_port)
+    session = cluster.connect()
+    yield session
+    session.execute(f"DROP KEYSPACE IF EXISTS {keyspace_name}")
+    cluster.shutdown()
 
 
 @pytest.fixture(scope="session")

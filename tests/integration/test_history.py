@@ -24,23 +24,6 @@ pytestmark = pytest.mark.integration
 UNKNOWN_PRODUCT = 7777
 
 
-@pytest.fixture
-def products(cassandra_hosts: list[str], cassandra_port: int, keyspace_name: str) -> Iterator[Any]:
-    """A keyspace of its own holding the 20 products; yields a session to add more."""
-    from cassandra.cluster import Cluster
-
-    subprocess.run(
-        [sys.executable, "-m", "kflow", "seed", "products", "--keyspace", keyspace_name,
-         "--hosts", f"{cassandra_hosts[0]}:{cassandra_port}"],
-        cwd=REPO, check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    cluster = Cluster(cassandra_hosts, port=cassandra_port)
-    session = cluster.connect()
-    yield session
-    session.execute(f"DROP KEYSPACE IF EXISTS {keyspace_name}")
-    cluster.shutdown()
-
-
 def add_product(session: Any, keyspace: str, product_id: int) -> None:
     session.execute(
         f"INSERT INTO {keyspace}.products (product_id, product_name, product_category, brand) "

@@ -22,22 +22,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def products(cassandra_hosts: list[str], cassandra_port: int, keyspace_name: str) -> Iterator[Any]:
-    from cassandra.cluster import Cluster
-
-    subprocess.run(
-        [sys.executable, "-m", "kflow", "seed", "products", "--keyspace", keyspace_name,
-         "--hosts", f"{cassandra_hosts[0]}:{cassandra_port}"],
-        cwd=REPO, check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    cluster = Cluster(cassandra_hosts, port=cassandra_port)
-    session = cluster.connect()
-    yield session
-    session.execute(f"DROP KEYSPACE IF EXISTS {keyspace_name}")
-    cluster.shutdown()
-
-
-@pytest.fixture
 def collection(mongo_uri: str, collection_name: str) -> Iterator[Any]:
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
     yield client["kestra"][collection_name]
