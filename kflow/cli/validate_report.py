@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from kflow.cli.flow_files import flow_files
 from kflow.errors import FlowError
 
 TYPE_CHECKING = False  # not typing's: a cached run must not import typing (~3 ms)
@@ -32,7 +33,7 @@ def validate_paths(paths: Sequence[Path], as_json: bool = False, use_cache: bool
         cache = open_cache()
     results: list[Any] = []
     unreadable: list[str] = []
-    for path in _expand(paths):
+    for path in flow_files(paths):
         try:
             results.append(_validate_one(path, cache))
         except FlowError as exc:
@@ -72,17 +73,6 @@ def _load(path: Path) -> Any:
     from kflow.flow.loader import load_flow
 
     return load_flow(path)
-
-
-def _expand(paths: Sequence[Path]) -> list[Path]:
-    """Files as given; directories replaced by their flow files, sorted."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            out.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
-        else:
-            out.append(path)
-    return out
 
 
 def _print_json(results: list, unreadable: list[str]) -> None:
