@@ -125,13 +125,16 @@ class FlowRunner:
         environ: Mapping[str, str] | None = None,
         threads: int = 16,
         inputs: Mapping[str, Any] | None = None,
+        pool: ThreadPoolExecutor | None = None,
     ) -> None:
         from kflow.expr import envs_from_environ
         from kflow.expr.templates import compile_or_broken
 
         self.flow = flow
         self.bus = bus or EventBus()
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kflow-task")
+        # ``pool``: threads shared with other runners (many flows, one process); not closed here
+        self._owns_pool = pool is None
+        self._pool = pool or ThreadPoolExecutor(threads, thread_name_prefix="kflow-task")
         self._runners: dict[int, TaskRunner] = {}
         self._run_if: dict[int, Template | BrokenTemplate] = {}
         # The retry of the nearest enclosing task that has one, by task (see _attempts).
@@ -199,7 +202,8 @@ class FlowRunner:
     async def close(self) -> None:
         for runner in self._runners.values():
             await runner.close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._owns_pool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     # executions -------------------------------------------------------------
 
