@@ -74,3 +74,24 @@ class RunStats:
     @property
     def running(self) -> int:
         return self.started - self.finished
+
+
+class StatsByFlow:
+    """Listens to the engine events of many flows: one :class:`RunStats` per flow
+    (``namespace``, ``flowId``) and one of them all (``all``, for the recent executions)."""
+
+    def __init__(self) -> None:
+        self.all = RunStats()
+        self.flows: dict[tuple[str, str], RunStats] = {}
+
+    def of(self, namespace: str, flow_id: str) -> RunStats:
+        stats = self.flows.get((namespace, flow_id))
+        if stats is None:
+            stats = self.flows[(namespace, flow_id)] = RunStats()
+        return stats
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, ExecutionStarted | ExecutionFinished):
+            self.all(event)
+            execution = event.execution
+            self.of(execution.namespace, execution.flow_id)(event)

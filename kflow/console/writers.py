@@ -15,14 +15,15 @@ def trigger_label(execution: Execution) -> str:
     return execution.trigger.label()
 
 
-def plain_line(execution: Execution) -> str:
+def plain_line(execution: Execution, *, with_flow: bool = False) -> str:
     runs = " ".join(
         f"{r.task_id}:{r.state.value}({r.duration_ms:.1f}ms)"
         + (f"x{r.attempts}" if r.attempts > 1 else "")
         for r in execution.task_runs
     )
+    flow = f"{execution.namespace}.{execution.flow_id} " if with_flow else ""
     line = (
-        f"{execution.state.value:<7} {execution.id} {trigger_label(execution)} "
+        f"{execution.state.value:<7} {flow}{execution.id} {trigger_label(execution)} "
         f"{execution.duration_ms:.1f}ms {runs}"
     ).rstrip()
     if execution.error:
@@ -54,13 +55,14 @@ class _ThrottledLines:
 class PlainWriter(_ThrottledLines):
     """One line per finished execution, and log lines of tasks, for pipes and files."""
 
-    def __init__(self, out: TextIO, *, logs: bool = True) -> None:
+    def __init__(self, out: TextIO, *, logs: bool = True, with_flow: bool = False) -> None:
         super().__init__(out)
         self.logs = logs
+        self.with_flow = with_flow  # many flows: each line names its flow after the state
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, ExecutionFinished):
-            self.write_line(plain_line(event.execution))
+            self.write_line(plain_line(event.execution, with_flow=self.with_flow))
         elif isinstance(event, LogEmitted) and self.logs:
             e = event.entry
             self.write_line(mask(f"  {e.level:<5} {event.execution.id} {e.task_id}: {e.message}"))

@@ -112,3 +112,30 @@ def test_live_view_shows_trigger_counts_and_failures() -> None:
     assert "SUCCESS 1" in text and "FAILED 1" in text
     assert "no route to host" in text
     assert "orders[2]@41" in text
+
+
+def test_fleet_view_has_a_row_per_flow_and_the_recent_executions_of_all() -> None:
+    from kflow.console.live import FleetView, FlowRow
+    from kflow.console.stats import StatsByFlow
+
+    stats = StatsByFlow()
+    stats(ExecutionFinished(execution()))
+    other = execution(State.FAILED, "task lookup: no route to host")
+    other.flow_id = "other"
+    stats(ExecutionFinished(other))
+    status = TriggerStatus("kafka orders", "running", (StreamStatus("orders[0]", 7, 10, 10),))
+    rows = [
+        FlowRow("dev.flow", status, stats.of("dev", "flow"), "version 2"),
+        FlowRow("dev.other", None, stats.of("dev", "other"), "edit refused: not valid"),
+    ]
+    console = Console(width=160, record=True, color_system=None, file=io.StringIO())
+    console.print(FleetView(console, lambda: rows, stats.all, "kflow run: 2 flows").render())
+    text = console.export_text()
+    flow_line = next(line for line in text.splitlines() if line.startswith("│ dev.flow "))
+    assert "kafka orders · running" in flow_line and " 7 " in flow_line
+    assert "SUCCESS 1" in flow_line and "FAILED" not in flow_line
+    other_line = next(line for line in text.splitlines() if line.startswith("│ dev.other "))
+    assert "edit refused: not valid" in other_line and "FAILED 1" in other_line
+    assert "version 2" in text
+    recent = [line for line in text.splitlines() if "EXEC1" in line]
+    assert [("dev.other" in r, "dev.flow" in r) for r in recent] == [(True, False), (False, True)]
