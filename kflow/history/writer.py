@@ -49,7 +49,7 @@ class HistoryWriter:
         *,
         max_rows: int | None = DEFAULT_MAX_ROWS,
         max_age_s: float | None = None,
-        flow_path: str | None = None,
+        flow_path: str | Callable[[Execution], str | None] | None = None,
         replay_of: str | Callable[[Execution], str | None] | None = None,
         notify: Callable[[str], None] | None = None,
     ) -> None:
@@ -72,9 +72,8 @@ class HistoryWriter:
         if isinstance(event, ExecutionFinished):
             execution = event.execution
             replay_of = self.replay_of(execution) if callable(self.replay_of) else self.replay_of
-            self._queue.append(
-                pending_record(execution, flow_path=self.flow_path, replay_of=replay_of)
-            )
+            flow_path = self.flow_path(execution) if callable(self.flow_path) else self.flow_path
+            self._queue.append(pending_record(execution, flow_path=flow_path, replay_of=replay_of))
             if len(self._queue) >= BATCH_ROWS:
                 self._wake.set()
 
@@ -131,22 +130,28 @@ class HistoryWriter:
             self.notify(line)
 
 
+def flow_file(flow: Flow) -> str | None:
+    """The absolute path of the flow's file, as the history keeps it for a replay."""
+    return str(Path(flow.source_path).resolve()) if flow.source_path else None
+
+
 def start_history(
-    flow: Flow,
+    flow: Flow | Callable[[Execution], str | None],
     options: RunOptions,
     notify: Callable[[str], None] | None = None,
     *,
     replay_of: Callable[[Execution], str | None] | None = None,
 ) -> HistoryWriter | None:
     """The history listener ``options`` ask for: None unless ``--history FILE`` (or
-    ``KFLOW_HISTORY``) was given, or with ``--no-history``."""
+    ``KFLOW_HISTORY``) was given, or with ``--no-history``. ``flow``: the one flow run, or
+    (many flows) the path of each execution's flow file."""
     if options.no_history or options.history is None:
         return None
     return HistoryWriter(
         history_path(options.history, options.state_dir),
         max_rows=options.history_max_rows,
         max_age_s=options.history_max_age,
-        flow_path=str(Path(flow.source_path).resolve()) if flow.source_path else None,
+        flow_path=flow if callable(flow) else flow_file(flow),
         replay_of=replay_of or options.replay_of,
         notify=notify,
     )

@@ -15,6 +15,7 @@ import json
 import re
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TextIO
@@ -100,6 +101,12 @@ class JsonLines(io.TextIOBase):
                 self._emit(me, line)
         return len(text)
 
+    def write_for(self, flow: str | None, line: str) -> None:
+        """Write one whole line that belongs to ``flow`` (many flows share the stream)."""
+        with self._lock:
+            self.out.write(json_line(line, level_of(line), flow) + "\n")
+            self.out.flush()
+
     def flush(self) -> None:
         with self._lock:
             self.out.flush()
@@ -132,3 +139,20 @@ def use_json_stderr(flow: str | None = None) -> JsonLines:
     sys.stderr = stream
     atexit.register(stream.finish)
     return stream
+
+
+def say_for(flow: str) -> Callable[[str], None]:
+    """Where a line about one flow of a many-flow run goes: stderr, named by the flow (the
+    ``flow`` field of ``--log-format json``, else after the ``kflow run:`` the line starts
+    with)."""
+
+    def say(line: str) -> None:
+        stream = sys.stderr
+        if isinstance(stream, JsonLines):
+            stream.write_for(flow, line)
+            return
+        head, sep, rest = line.partition("kflow run: ")
+        named = f"kflow run: {flow}: {rest}" if sep and not head else f"{flow}: {line}"
+        print(named, file=stream, flush=True)
+
+    return say

@@ -72,6 +72,12 @@ class RunObserver:
         flow = service.runner.flow
         service.source.counter = self.metrics.source_counter(flow.namespace, flow.id)
 
+    def unwatch(self, service: FlowService) -> None:
+        """Stop observing ``service`` (it has stopped; ``kflow run --watch`` replaced it). Its
+        counts stay: they belong to the flow, not to one version of it."""
+        if service in self._services:
+            self._services.remove(service)
+
     def close(self) -> None:
         if self._server is not None:
             self._server.shutdown()
