@@ -7,6 +7,7 @@
     │   └── TaskTimeout      an attempt ran past the task's ``timeout``
     ├── NotSupportedError    a declared type or option whose runtime is not built
     ├── UsageError           a command-line option that cannot be used
+    ├── RunError             a run of many flows cannot start, or one flow stopped it
     ├── ConnectorError       a driver failed; raised at the connector boundary
     │   ├── KafkaError
     │   ├── CassandraError
@@ -59,6 +60,10 @@ class NotSupportedError(KflowError):
 
 class UsageError(KflowError):
     """A command-line option or argument that cannot be used."""
+
+
+class RunError(KflowError):
+    """A run of many flows cannot start, or one of its flows stopped it."""
 
 
 class ConnectorError(KflowError):

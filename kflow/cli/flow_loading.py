@@ -12,7 +12,7 @@ from kflow.errors import FlowError
 from kflow.flow.model import Flow
 
 
-def load_or_exit(path: Path) -> Flow:
+def load_or_exit(path: Path, *, say_invalid: bool = True) -> Flow:
     from kflow.flow import load_flow
 
     try:
@@ -23,9 +23,50 @@ def load_or_exit(path: Path) -> Flow:
     for diagnostic in result.diagnostics:
         print(diagnostic.format(), file=sys.stderr)
     if result.flow is None:
-        print(f"kflow: {path} is not a valid flow; nothing was run", file=sys.stderr)
+        if say_invalid:
+            print(f"kflow: {path} is not a valid flow; nothing was run", file=sys.stderr)
         raise typer.Exit(1)
     return result.flow
+
+
+def load_all_or_exit(arguments: list[Path]) -> list[Flow]:
+    """Every flow the arguments name (directories: their flow files), each checked and its
+    problems printed; exits 1 when any is invalid or two define the same flow, 2 when a file
+    cannot be read or a directory holds no flow."""
+    from kflow.cli.flow_files import flow_files
+
+    if len(arguments) == 1 and not arguments[0].is_dir():
+        return [load_or_exit(arguments[0])]
+    paths = flow_files(arguments)
+    if not paths:
+        where = ", ".join(map(str, arguments))
+        print(f"kflow: no *.yaml or *.yml flow in {where}", file=sys.stderr)
+        raise typer.Exit(2)
+    flows: list[Flow] = []
+    invalid: list[Path] = []
+    for path in paths:
+        try:
+            flows.append(load_or_exit(path, say_invalid=False))
+        except typer.Exit as exc:
+            if exc.exit_code == 2:
+                raise
+            invalid.append(path)
+    seen: dict[str, Path] = {}
+    for flow in flows:
+        path = Path(flow.source_path or flow.ref)
+        if flow.ref in seen:
+            other = seen[flow.ref]
+            print(f"kflow: {path}: flow {flow.ref} is also defined in {other}", file=sys.stderr)
+            invalid.append(path)
+        seen.setdefault(flow.ref, path)
+    if invalid:
+        names = ", ".join(map(str, invalid))
+        print(
+            f"kflow: {len(invalid)} of {len(paths)} flows cannot run ({names}); nothing was run",
+            file=sys.stderr,
+        )
+        raise typer.Exit(1)
+    return flows
 
 
 def inputs_or_exit(flow: Flow, pairs: list[str], inputs_file: Path | None) -> dict[str, Any] | None:

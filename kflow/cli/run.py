@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from kflow.history import DEFAULT_MAX_ROWS
 from kflow.observe.logs import LogFormat
 from kflow.run import DEFAULT_CONCURRENCY
 
-HELP = """Run FLOW in the foreground: one execution per message of its realtime trigger.
+HELP = """Run flows in the foreground: one execution per message of each one's realtime trigger.
 
 The trigger may read Kafka, RabbitMQ (AMQP), MQTT, NATS, Redis or a database's
 change stream (PostgreSQL, MySQL/MariaDB). On a terminal a live view
@@ -20,6 +21,10 @@ line per execution is printed. A message is acknowledged (Kafka: its offset
 committed) only once its execution has finished. Ctrl-C (or SIGTERM) stops
 reading, finishes what is in flight, acknowledges it and exits 0; a second
 Ctrl-C stops at once.
+
+Several flows (files, or directories of *.yaml / *.yml flows) run side by side in one
+process, each with its own trigger, sharing connections; all are validated before any
+connects. --watch picks up flow files edited, added or removed while running.
 """
 
 
@@ -29,7 +34,19 @@ class Ordering(StrEnum):
 
 
 def command(
-    flow: Path = typer.Argument(..., help="The flow file (Kestra YAML).", show_default=False),
+    flows: list[Path] = typer.Argument(
+        ...,
+        help="Flow files (Kestra YAML), or directories of *.yaml / *.yml flows.",
+        show_default=False,
+        metavar="FLOW_OR_DIR",
+    ),
+    watch: bool = typer.Option(
+        False,
+        "--watch",
+        help="Pick up flow files edited, added or removed while running: a valid edit "
+        "replaces the running version once it has finished its in-flight executions; an "
+        "invalid one is reported and the running version goes on.",
+    ),
     json_output: bool = typer.Option(
         False, "--json", help="Print one JSON object per finished execution on stdout."
     ),
@@ -163,7 +180,7 @@ def command(
         "message, flow) for log collectors; stdout is unchanged.",
     ),
 ) -> None:
-    from kflow.cli.flow_loading import inputs_or_exit, load_or_exit
+    from kflow.cli.flow_loading import inputs_or_exit, load_all_or_exit
     from kflow.engine.overrides import parse_overrides
     from kflow.history.durations import parse_age
     from kflow.run.session import RunOptions, run_event, run_flow
@@ -173,10 +190,33 @@ def command(
         from kflow.observe.logs import use_json_stderr
 
         json_logs = use_json_stderr()
-    loaded = load_or_exit(flow)
-    if json_logs is not None:
-        json_logs.flow = loaded.ref
-    inputs = inputs_or_exit(loaded, input_values, inputs_file)
+    one_file = len(flows) == 1 and not flows[0].is_dir()
+    if not one_file:
+        given = {
+            "--event": event is not None,
+            "--key": key is not None,
+            "--set": bool(settings),
+            "--topic": topic is not None,
+            "--group-id": group_id is not None,
+            "--input": bool(input_values),
+            "--inputs-file": inputs_file is not None,
+        }
+        for flag in (f for f, on in given.items() if on):
+            print(
+                f"kflow: {flag} applies to one flow; give one flow file, or set it in each flow",
+                file=sys.stderr,
+            )
+            raise typer.Exit(2)
+    watcher = None
+    if watch:
+        from kflow.run.watch import FlowFileWatch
+
+        watcher = FlowFileWatch(flows)
+        watcher.start()  # before loading: an edit made while loading is picked up
+    loaded = load_all_or_exit(flows)
+    if json_logs is not None and len(loaded) == 1 and one_file:
+        json_logs.flow = loaded[0].ref
+    inputs = inputs_or_exit(loaded[0], input_values, inputs_file) if one_file else None
     options = RunOptions(
         json_output=json_output,
         max_executions=max_executions,
@@ -201,8 +241,8 @@ def command(
         ordered=ordering is Ordering.key,
     )
     if event is not None:
-        raise typer.Exit(run_event(loaded, event, key, options))
-    raise typer.Exit(run_flow(loaded, options))
+        raise typer.Exit(run_event(loaded[0], event, key, options))
+    raise typer.Exit(run_flow(loaded, options, watch=watcher, many=not one_file))
 
 
 command.__doc__ = HELP

@@ -5,21 +5,32 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from kflow.engine.events import EventBus, TriggerStatus
+from kflow.engine.events import EventBus
+from kflow.engine.execution import Execution
 from kflow.engine.runner import FlowRunner
 from kflow.engine.service import FlowService, RunSummary
 from kflow.engine.source import RecordSource, SourceOptions
-from kflow.errors import FlowError, UsageError
+from kflow.errors import FlowError, KflowError, RunError, UsageError
 from kflow.flow.model import Flow, TriggerDef
 from kflow.history import DEFAULT_MAX_ROWS
 from kflow.run import DEFAULT_CONCURRENCY
 from kflow.run.connections import close_connections
 
+if TYPE_CHECKING:
+    from kflow.run.fleet import Fleet, FlowVersion
+    from kflow.run.watch import FlowFileWatch
+
 TASK_THREADS = 8
 """Threads for blocking driver calls; most task I/O is asynchronous or batched already."""
+
+MAX_TASK_THREADS = 32
+"""The most task threads a run of many flows shares (``TASK_THREADS`` per flow up to this)."""
 
 KAFKA_SHORTHANDS = {
     "topic": "topic",
@@ -100,37 +111,45 @@ def build_source(trigger: TriggerDef, runner: FlowRunner, options: RunOptions) -
 
 
 class _Views:
-    """The listeners for this run: live view on a terminal, else plain or JSON lines."""
+    """The listeners for this run: live view on a terminal, else plain or JSON lines.
 
-    def __init__(self, flow: Flow, options: RunOptions, bus: EventBus) -> None:
-        from kflow.console.stats import RunStats
+    ``many``: the run may hold several flows (more than one given, a directory, ``--watch``
+    on one): the live view has a row per flow and plain lines name their flow."""
+
+    def __init__(self, title: str, options: RunOptions, bus: EventBus, *, many: bool) -> None:
+        from kflow.console.stats import StatsByFlow
         from kflow.console.writers import JsonWriter, PlainWriter
 
-        self.stats = RunStats()
+        self.many = many
+        self.stats = StatsByFlow()
         bus.subscribe(self.stats)
+        self.title = title
         self.live: Any = None
-        self.status: TriggerStatus | None = None
-        self.service: FlowService | None = None
         self.writer: JsonWriter | PlainWriter | None = None
         if options.json_output:
             self.writer = JsonWriter(sys.stdout)
-        elif sys.stdout.isatty():
-            from rich.console import Console
-
-            from kflow.console.live import LiveView
-
-            self.live = LiveView(Console(), self.stats, self._status, f"kflow run {flow.ref}")
-        else:
-            self.writer = PlainWriter(sys.stdout)
+        elif not sys.stdout.isatty():
+            self.writer = PlainWriter(sys.stdout, with_flow=many)
         if self.writer is not None:
             bus.subscribe(self.writer)
 
-    def _status(self) -> TriggerStatus | None:
-        return self.service.status() if self.service is not None else None
+    def show(self, fleet: Fleet) -> Any:
+        """The live view of ``fleet`` on a terminal (a context manager), else None."""
+        if self.writer is not None:
+            return None
+        from rich.console import Console
+
+        from kflow.console.live import FleetView, LiveView
+
+        if self.many:
+            return FleetView(Console(), fleet.rows, self.stats.all, self.title)
+        return LiveView(Console(), self.stats.all, fleet.status, self.title)
 
 
-def _history(flow: Flow, options: RunOptions, bus: EventBus) -> Any:
-    """The execution-history listener (``kflow.history``), subscribed; None: --no-history."""
+def _history(
+    flow: Flow | Callable[[Execution], str | None], options: RunOptions, bus: EventBus
+) -> Any:
+    """The execution-history listener (``kflow.history``), subscribed; None: no history."""
     from kflow.history.writer import start_history
 
     history = start_history(flow, options, _to_stderr)
@@ -148,10 +167,16 @@ def _observer(options: RunOptions, bus: EventBus) -> Any:
     return start_observer(options.metrics_address, options.metrics_port, bus, _to_stderr)
 
 
-def stop_on_signals(service: FlowService) -> None:
-    """Ctrl-C or SIGTERM stops ``service`` gracefully (in-flight work finishes and is
-    acknowledged); a second one kills it (nothing unfinished is acknowledged). Call on the
-    service's event loop."""
+class Stoppable(Protocol):
+    def request_stop(self, reason: str = "signal") -> None: ...
+
+    def kill(self) -> None: ...
+
+
+def stop_on_signals(service: Stoppable) -> None:
+    """Ctrl-C or SIGTERM stops ``service`` (a flow's, or a run's of many) gracefully
+    (in-flight work finishes and is acknowledged); a second one kills it (nothing
+    unfinished is acknowledged). Call on the service's event loop."""
     presses = 0
 
     def on_signal() -> None:
@@ -171,62 +196,146 @@ def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _summary_line(summary: RunSummary) -> str:
-    states = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_state.items())) or "none"
+def _states(summary: RunSummary) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(summary.by_state.items())) or "none"
+
+
+def _summary_line(summary: RunSummary, flows: int = 1) -> str:
+    states = _states(summary)
     rate = summary.finished / summary.seconds if summary.seconds > 0 else 0.0
     dead = f", {summary.dead_lettered} dead-lettered" if summary.dead_lettered else ""
+    of = f" of {flows} flows" if flows > 1 else ""
     return (
         f"kflow run: stopped ({summary.stopped_by}) after {summary.seconds:.1f} s: "
-        f"{summary.finished} executions ({states}{dead}), {rate:,.1f}/s"
+        f"{summary.finished} executions{of} ({states}{dead}), {rate:,.1f}/s"
     )
 
 
-def run_flow(flow: Flow, options: RunOptions) -> int:
-    """Run until stopped; returns the exit code (0 after a clean stop)."""
-    trigger = realtime_trigger(flow)
-    bus = EventBus()
-    views = _Views(flow, options, bus)
-    history = _history(flow, options, bus)
-    runner = FlowRunner(flow, bus, threads=TASK_THREADS, inputs=options.inputs)
-    observer = _observer(options, bus)
+def _summary_lines(fleet: Fleet) -> list[str]:
+    """One line for one flow; for many, a line per flow and one for the run."""
+    from kflow.run.fleet import combined
 
-    async def main() -> RunSummary:
-        source = build_source(trigger, runner, options)
-        if views.live is None:  # the live view shows the partitions itself
-            source.notify = _to_stderr
-        service = FlowService(
-            runner,
-            source,
-            concurrency=options.concurrency,
-            max_executions=options.max_executions,
-            dead_letter=source.dead_letter(options.dead_letter),
-            ordered=options.ordered,
-        )
-        views.service = service
-        if observer is not None:
-            observer.watch(service)
-        stop_on_signals(service)
+    per_flow = {ref: combined(s) for ref, s in sorted(fleet.summaries.items())}
+    if len(per_flow) == 1:
+        summary = next(iter(per_flow.values()))
+        if fleet.watch is not None:  # versions of one flow: the run's stop and length
+            summary.seconds = fleet.seconds
+            summary.stopped_by = fleet.stopped_by or summary.stopped_by
+        return [_summary_line(summary)]
+    total = combined(list(per_flow.values()))
+    total.seconds = fleet.seconds
+    total.stopped_by = fleet.stopped_by or total.stopped_by
+    lines = [
+        f"kflow run: {ref}: {s.finished} executions ({_states(s)})" for ref, s in per_flow.items()
+    ]
+    return [*lines, _summary_line(total, len(per_flow))]
+
+
+def _task_pool(flows: int) -> ThreadPoolExecutor:
+    threads = min(MAX_TASK_THREADS, TASK_THREADS * max(1, flows))
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kflow-task")
+
+
+def _prepare_all(
+    flows: Sequence[Flow], options: RunOptions, bus: EventBus, pool: ThreadPoolExecutor
+) -> list[FlowVersion]:
+    """Every flow built before anything connects; every problem named, then one error."""
+    from kflow.run.fleet import prepare
+
+    versions, problems = [], []
+    for flow in flows:
         try:
-            return await service.run(options.timeout)
-        finally:
-            await runner.close()
+            path = Path(flow.source_path or flow.ref).resolve()
+            versions.append(prepare(path, flow, options, bus, pool))
+        except KflowError as exc:
+            if len(flows) == 1:
+                raise
+            problems.append(f"flow {flow.ref} ({flow.source_path}): {exc}")
+    if problems:
+        for line in problems:
+            _to_stderr(f"kflow: {line}")
+        raise RunError(f"{len(problems)} of {len(flows)} flows cannot run; nothing was started")
+    return versions
+
+
+def run_flow(
+    flows: Flow | Sequence[Flow],
+    options: RunOptions,
+    *,
+    watch: FlowFileWatch | None = None,
+    many: bool | None = None,
+) -> int:
+    """Run the flows until stopped; returns the exit code (0 after a clean stop).
+
+    ``watch``: pick up edited, added and removed flow files. ``many``: show the views of a
+    many-flow run (default: when there is more than one flow, or a watch)."""
+    from kflow.observe.logs import say_for
+    from kflow.run.fleet import Fleet
+
+    flows = [flows] if isinstance(flows, Flow) else list(flows)
+    many = (len(flows) > 1 or watch is not None) if many is None else many
+    bus = EventBus()
+    title = f"kflow run {flows[0].ref}" if not many else f"kflow run: {len(flows)} flows"
+    views = _Views(title, options, bus, many=many)
+    pool = _task_pool(len(flows))
+    try:
+        versions = _prepare_all(flows, options, bus, pool)
+    except BaseException:
+        pool.shutdown(wait=False)
+        raise
+    fleet = Fleet(
+        versions,
+        options,
+        bus,
+        pool,
+        views.stats,
+        say=_to_stderr,
+        say_for=say_for if many else (lambda _ref: _to_stderr),
+        watch=watch,
+    )
+    history = _history(
+        (lambda e: fleet.flow_path(e.namespace, e.flow_id)) if many else flows[0], options, bus
+    )
+    fleet.observer = _observer(options, bus)
+    live = views.show(fleet)
+    fleet.quiet_sources = live is not None  # the live view shows the partitions itself
+
+    async def main() -> None:
+        stop_on_signals(fleet)
+        await fleet.run()
 
     try:
-        if views.live is not None:
-            with views.live:
-                summary = asyncio.run(main())
+        if live is not None:
+            with live:
+                asyncio.run(main())
         else:
-            summary = asyncio.run(main())
+            asyncio.run(main())
     finally:
+        pool.shutdown(wait=False, cancel_futures=True)
         close_connections()
         if views.writer is not None:
             views.writer.close()
         if history is not None:
             history.close()
-        if observer is not None:
-            observer.close()
-    print(_summary_line(summary), file=sys.stderr)
-    return 130 if summary.stopped_by == "killed" else 0
+        if fleet.observer is not None:
+            fleet.observer.close()
+    if fleet.errors:
+        _raise_first(fleet, len(flows))
+    for line in _summary_lines(fleet):
+        print(line, file=sys.stderr)
+    return 130 if fleet.killed else 0
+
+
+def _raise_first(fleet: Fleet, flows: int) -> None:
+    """The error that stopped the run: as raised for one flow, named by its flow for many."""
+    ref, exc = fleet.errors[0]
+    for other_ref, other in fleet.errors[1:]:
+        _to_stderr(f"kflow: flow {other_ref}: {other}")
+    if flows == 1 and fleet.watch is None:
+        raise exc
+    if isinstance(exc, KflowError):
+        raise RunError(f"flow {ref}: {exc}") from exc
+    raise exc
 
 
 def event_trigger(flow: Flow) -> TriggerDef | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import kflow.run.fleet as fleet
 import kflow.run.session as session
 from kflow.cli import entry
 from kflow.engine.execution import TriggerRecord
@@ -121,7 +122,7 @@ def test_130_after_a_second_sigterm_and_0_after_one(
             if first and reason == "signal" and len(presses) > 0:
                 os.kill(os.getpid(), signal.SIGTERM)  # the second, once the first is handled
 
-    monkeypatch.setattr(session, "FlowService", Signalled)
+    monkeypatch.setattr(fleet, "FlowService", Signalled)
     assert session.run_flow(quick, session.RunOptions()) == 0  # one SIGTERM: finished, 0
     presses.append(2)
     assert session.run_flow(flow, session.RunOptions()) == 130
