@@ -18,10 +18,8 @@ kafka-python wants a PEM CA file instead. :func:`truststore_kwargs` reads the tr
 PKCS12 file, as Java 17 does) and writes its trusted certificates to a private PEM file once
 per content (``ssl_cafile``). ``ssl.truststore.certificates`` (PEM text, type PEM) works too.
 
-- JKS is read here (:func:`read_jks`: the trusted-certificate entries and the keyed SHA-1
-  integrity check of Sun's format; no key entries are decrypted);
-- PKCS12 is read with the ``cryptography`` package (Java encrypts even the certificates of
-  a PKCS12 truststore with PBES2/AES-256, which the standard library cannot undo).
+The stores are read by :mod:`kflow.connectors.java_stores` (JKS by kflow, PKCS12 with the
+``cryptography`` package); their problems become one :class:`KafkaError` here.
 
 :class:`RefusalWatch` follows the connections a new client makes while it bootstraps and turns
 a refused SASL login or an untrusted broker certificate into one :class:`KafkaError` at once,
@@ -31,15 +29,16 @@ instead of kafka-python's retrying until "Unable to bootstrap".
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
-import struct
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from kflow.connectors import java_stores
 from kflow.connectors.masking import one_line, register_secret
 from kflow.errors import KafkaError
 
@@ -72,8 +71,7 @@ KEYSTORE_KEYS = frozenset(
     }
 )
 
-_JKS_MAGIC = 0xFEEDFEED
-_JKS_WHITENER = b"Mighty Aphrodite"
+_PASSWORD = "ssl.truststore.password"
 _TYPES = ("JKS", "PKCS12", "PEM")
 
 
@@ -165,127 +163,32 @@ def read_truststore(path: Path, kind: str, password: str | None) -> list[bytes]:
 
 
 def _detect(data: bytes) -> str | None:
-    if data[:4] == struct.pack(">I", _JKS_MAGIC):
-        return "JKS"
-    if b"-----BEGIN CERTIFICATE-----" in data[:4096]:
-        return "PEM"
-    if data[:1] == b"\x30":
-        return "PKCS12"
-    return None
-
-
-class _JksReader:
-    def __init__(self, data: bytes, where: str) -> None:
-        self.data = data
-        self.pos = 0
-        self.where = where
-
-    def take(self, size: int) -> bytes:
-        if self.pos + size > len(self.data):
-            raise KafkaError(f"{self.where} is truncated or not a JKS file", retryable=False)
-        chunk = self.data[self.pos : self.pos + size]
-        self.pos += size
-        return chunk
-
-    def number(self, fmt: str) -> int:
-        (value,) = struct.unpack(fmt, self.take(struct.calcsize(fmt)))
-        return int(value)
-
-    def utf(self) -> str:
-        return self.take(self.number(">H")).decode("utf-8", "replace")
-
-    def blob(self) -> bytes:
-        return self.take(self.number(">I"))
+    return java_stores.detect(data)
 
 
 def read_jks(data: bytes, password: str | None, where: str = "JKS truststore") -> list[bytes]:
-    """The certificates (DER) of a JKS file: each trusted-certificate entry's, then the
-    chains of key entries (whose keys are not read). The file's integrity is checked against
-    ``password`` when one is given (as Java does; without one it is not)."""
-    reader = _JksReader(data, where)
-    if reader.number(">I") != _JKS_MAGIC:
-        raise KafkaError(f"{where} is not a JKS file", retryable=False)
-    version = reader.number(">I")
-    if version not in (1, 2):
-        raise KafkaError(f"{where}: JKS version {version} is not supported", retryable=False)
-    trusted: list[bytes] = []
-    chains: list[bytes] = []
-
-    def certificate() -> bytes:
-        if version == 2:
-            kind = reader.utf()
-            if kind != "X.509":
-                raise KafkaError(f"{where}: {kind} certificates are not supported", retryable=False)
-        return reader.blob()
-
-    for _ in range(reader.number(">I")):
-        tag = reader.number(">I")
-        reader.utf()  # alias
-        reader.take(8)  # creation time
-        if tag == 2:  # trusted certificate
-            trusted.append(certificate())
-        elif tag == 1:  # private key (encrypted; skipped) and its chain
-            reader.blob()
-            chains.extend(certificate() for _ in range(reader.number(">I")))
-        elif tag == 3:  # secret key (JCEKS only)
-            raise KafkaError(f"{where} holds secret keys (JCEKS?): not supported", retryable=False)
-        else:
-            raise KafkaError(f"{where}: unknown JKS entry tag {tag}", retryable=False)
-    body = data[: reader.pos]
-    digest = reader.take(20)
-    if password is not None:
-        expected = hashlib.sha1(password.encode("utf-16-be") + _JKS_WHITENER + body).digest()
-        if expected != digest:
-            raise KafkaError(
-                f"{where}: wrong ssl.truststore.password (the integrity check failed)",
-                retryable=False,
-            )
-    found = trusted or chains
-    if not found:
-        raise KafkaError(f"{where} holds no certificate", retryable=False)
-    return found
+    """:func:`java_stores.read_jks`, its problems as :class:`KafkaError`."""
+    with _as_kafka_error():
+        return java_stores.read_jks(data, password, where, password_name=_PASSWORD)
 
 
 def read_pkcs12(data: bytes, password: str | None, where: str = "PKCS12 truststore") -> list[bytes]:
-    """The certificates (DER) of a PKCS12 file, with the ``cryptography`` package."""
-    try:
-        from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
-    except ImportError:
-        raise KafkaError(
-            f"{where} is PKCS12, which needs the Python package 'cryptography' "
-            "(pip install cryptography), or give a PEM CA file with ssl.truststore.type PEM",
-            retryable=False,
-        ) from None
-    secret = None if password is None else password.encode()
-    try:
-        store = pkcs12.load_pkcs12(data, secret)
-    except ValueError:
-        raise KafkaError(
-            f"{where}: wrong ssl.truststore.password, or not a PKCS12 file", retryable=False
-        ) from None
-    certificates = [item.certificate for item in store.additional_certs]
-    if store.cert is not None:
-        certificates.insert(0, store.cert.certificate)
-    if not certificates:
-        raise KafkaError(f"{where} holds no certificate", retryable=False)
-    return [cert.public_bytes(Encoding.DER) for cert in certificates]
+    """:func:`java_stores.read_pkcs12`, its problems as :class:`KafkaError`."""
+    with _as_kafka_error():
+        return java_stores.read_pkcs12(data, password, where, password_name=_PASSWORD)
 
 
 def _pem_certificates(data: bytes, where: str) -> list[bytes]:
-    text = data.decode("ascii", "replace")
-    begin, end = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
-    found = []
-    for chunk in text.split(begin)[1:]:
-        body = chunk.split(end, 1)[0]
-        try:
-            found.append(base64.b64decode("".join(body.split()), validate=True))
-        except ValueError:
-            raise KafkaError(
-                f"{where}: a certificate is not valid base64", retryable=False
-            ) from None
-    if not found:
-        raise KafkaError(f"{where} holds no PEM certificate", retryable=False)
-    return found
+    with _as_kafka_error():
+        return java_stores.pem_certificates(data, where)
+
+
+@contextlib.contextmanager
+def _as_kafka_error() -> Iterator[None]:
+    try:
+        yield
+    except java_stores.StoreError as exc:
+        raise KafkaError(str(exc), retryable=False) from None
 
 
 def _pem(der: bytes) -> str:
