@@ -87,7 +87,7 @@ class SecurePorts:
     rabbitmq_epmd: int  # KFLOW_SECURE_RABBITMQ_EPMD_PORT
     mqtt: int  # KFLOW_SECURE_MQTT_PORT (password, no TLS)
     mqtts: int  # KFLOW_SECURE_MQTTS_PORT (password over TLS)
-    cassandra: int  # KFLOW_SECURE_CASSANDRA_PORT (PasswordAuthenticator)
+    cassandra: int  # KFLOW_SECURE_CASSANDRA_PORT (PasswordAuthenticator; TLS optional)
     cassandra_storage: int  # KFLOW_SECURE_CASSANDRA_STORAGE_PORT
 
     @classmethod
@@ -228,6 +228,7 @@ class Material:
             },
             "cassandra": {
                 "address": f"{HOST}:{ports.cassandra}",
+                "tls": True,  # on the same port, optional
                 "user": CASSANDRA_USER,
                 "password": passwords["cassandra"],
             },
@@ -718,8 +719,9 @@ class _SecureCassandraLayout(Layout):
 
 class SecureCassandra(Cassandra):
     """A second Cassandra node (its own cluster name, ports, data) with PasswordAuthenticator
-    and CassandraAuthorizer. After the first start, role ``kflow`` (a random password,
-    superuser) is made and the default ``cassandra`` role gets a random password too.
+    and CassandraAuthorizer, and TLS (optional) on its native port. After the first start,
+    role ``kflow`` (a random password, superuser) is made and the default ``cassandra`` role
+    gets a random password too.
     Heavy (``KFLOW_SECURE_CASSANDRA_HEAP``, default 768M): only in the secured profile."""
 
     name = "cassandra-secure"
@@ -751,7 +753,19 @@ class SecureCassandra(Cassandra):
             if old not in text:
                 raise ServiceError(f"devstack/conf/cassandra.yaml has no line {old!r}")
             text = text.replace(old, new)
+        # TLS on the same port, optional: a client may start TLS or speak plain CQL (the
+        # password-only tests and the stack's own probe do).
+        text += (
+            "\nclient_encryption_options:\n"
+            "  enabled: true\n"
+            "  optional: true\n"
+            f"  keystore: {self.material.path('server.p12')}\n"
+            f"  keystore_password: {passwords['store']}\n"
+            "  store_type: PKCS12\n"
+            "  require_client_auth: false\n"
+        )
         config.write_text(text)
+        config.chmod(0o600)  # it holds the store password
         heap = os.environ.get("KFLOW_SECURE_CASSANDRA_HEAP", "768M")
         return [
             f"-Xms{heap}" if a.startswith("-Xms") else f"-Xmx{heap}" if a.startswith("-Xmx") else a

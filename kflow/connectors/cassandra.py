@@ -12,12 +12,14 @@ The driver is imported lazily, inside the functions.
 from __future__ import annotations
 
 import re
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
+from kflow.connectors.cassandra_tls import CassandraTls, ssl_context
 from kflow.connectors.masking import one_line, register_secret
 from kflow.errors import CassandraError, KflowError
 
@@ -51,6 +53,7 @@ class _SessionKey(NamedTuple):
     username: str | None
     password: str | None
     application_name: str | None
+    tls: CassandraTls | None = None
 
 
 MAX_RECONNECT_DELAY_S = 4.0
@@ -79,6 +82,7 @@ def cassandra_session(
     username: str | None = None,
     password: str | None = None,
     application_name: str | None = None,
+    tls: CassandraTls | None = None,
 ) -> Session:
     """Return the process-wide session for this connection config, connecting on first use.
 
@@ -96,6 +100,7 @@ def cassandra_session(
         username,
         password,
         application_name,
+        tls,
     )
     with _lock:
         cached = _sessions.get(key)
@@ -135,8 +140,10 @@ def _connect(key: _SessionKey) -> tuple[Cluster, Session]:
         ),
         request_timeout=REQUEST_TIMEOUT_S,
     )
+    context = ssl_context(key.tls) if key.tls is not None else None  # CassandraError if bad
     with cassandra_errors(address):
         cluster = Cluster(
+            ssl_context=context,
             contact_points=list(key.endpoints),
             execution_profiles={EXEC_PROFILE_DEFAULT: profile},
             auth_provider=auth,
@@ -184,6 +191,7 @@ def cassandra_errors(address: str) -> Iterator[None]:
 
 
 _SERVER_MESSAGE = re.compile(r'message="(.*)"', re.S)
+_UNTRUSTED = re.compile(r"CERTIFICATE_VERIFY_FAILED\] (?:certificate verify failed: )?([^(]*)")
 
 
 def _server_message(exc: BaseException) -> str:
@@ -205,6 +213,12 @@ def describe_cassandra_error(exc: BaseException, address: str) -> str | None:
         reasons = sorted({_reason(e) for e in errors.values()}) or [str(exc.args[0])]
         if any(isinstance(e, cassandra.AuthenticationFailed) for e in errors.values()):
             return one_line(f"{where} refused the credentials: {'; '.join(reasons)}")
+        untrusted = [_UNTRUSTED.search(r) for r in reasons]
+        if any(untrusted):
+            why = next(m.group(1) for m in untrusted if m is not None)
+            return one_line(f"{where}: the server's TLS certificate is not trusted: {why}")
+        if any(isinstance(e, ssl.SSLError) for e in errors.values()):
+            return one_line(f"{where}: the TLS handshake failed: {'; '.join(reasons)}")
         return one_line(f"cannot reach Cassandra at {address}: {'; '.join(reasons)}")
     if isinstance(exc, cassandra.AuthenticationFailed):
         return one_line(f"{where} refused the credentials: {_reason(exc)}")

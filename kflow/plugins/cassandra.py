@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kflow.connectors.cassandra import cassandra_errors, cassandra_session, format_endpoints
+from kflow.connectors.cassandra_tls import CassandraTls
 from kflow.engine.task import TaskContext, TaskRunner
 from kflow.expr import compile_cql, compile_value
 from kflow.flow.model import TaskDef
@@ -75,6 +76,7 @@ class Query(TaskRunner):
             conf.get("username"),
             conf.get("password"),
             conf.get("applicationName"),
+            CassandraTls.from_conf(conf.get("secureConnection")),
         )
         result = (session, format_endpoints(endpoints))
         if self._conf is not None:

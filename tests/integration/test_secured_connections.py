@@ -661,8 +661,11 @@ def secure_cassandra() -> SecureProfile:
     return found
 
 
-def cassandra_flow(secure: SecureProfile, tmp_path: Path, collection: str) -> Path:
-    """The blog flow with Kestra's ``session.username``/``session.password``."""
+def cassandra_flow(
+    secure: SecureProfile, tmp_path: Path, collection: str, truststore: str | None = None
+) -> Path:
+    """The blog flow with Kestra's ``session.username``/``session.password`` (and, with a
+    ``truststore``, ``session.secureConnection``: TLS)."""
     section = secure.raw["cassandra"]
     host, port = section["address"].rsplit(":", 1)
     session = (
@@ -673,12 +676,54 @@ def cassandra_flow(secure: SecureProfile, tmp_path: Path, collection: str) -> Pa
         f"      username: {section['user']}\n"
         "      password: \"{{ secret('CASSANDRA_PASSWORD') }}\"\n"
     )
+    if truststore is not None:
+        session += (
+            "      secureConnection:\n"
+            f"        truststorePath: {truststore}\n"
+            "        truststorePassword: \"{{ secret('TRUSTSTORE_PASSWORD') }}\"\n"
+        )
     return sample_flow(
         tmp_path,
         "get_detailed_order.yaml",
         {'"detailed_orders"': f'"{collection}"', _PLAIN_SESSION: session},
         name=f"{collection}.yaml",
     )
+
+
+def blog_run_on_cassandra(
+    flow: Path,
+    env: dict[str, str],
+    refusal: str | None,
+    kafka_bootstrap: str,
+    topic: str,
+    group: str,
+    mongo_uri: str,
+    collection: Any,
+) -> str:
+    """Run ``flow`` on ``ORDERS`` orders (one when a ``refusal`` is expected): every order
+    stored, or the one execution FAILED with a one-line error holding ``refusal``. Returns
+    everything the run printed."""
+    from testkit.kafka import produce
+
+    count = ORDERS if refusal is None else 1
+    rows = csv_orders()[:count]
+    produce(kafka_bootstrap, topic, order_records(rows))
+    args = ["--bootstrap-servers", kafka_bootstrap, "--topic", topic, "--group-id", group]
+    args += ["--from-beginning", "--timeout", "60", "--max-executions", str(count)]
+    result = kflow_run(flow, *args, mongo_uri=mongo_uri, timeout=120, **env)
+    if refusal is None:
+        assert result.code == 0, result.stderr
+        assert [e["state"] for e in result.executions] == ["SUCCESS"] * count
+        docs = {d["order_id"]: d for d in collection.find({}, {"_id": 0})}
+        assert sorted(docs) == sorted(row["order_id"] for row in rows)
+        assert all(doc["product"]["name"] for doc in docs.values())
+    else:
+        [execution] = result.executions
+        assert execution["state"] == "FAILED"
+        assert "\n" not in execution["error"]
+        assert "Cassandra at " in execution["error"]
+        assert refusal in execution["error"], execution["error"]
+    return result.stderr + json.dumps(result.executions)
 
 
 @pytest.mark.parametrize("right_password", [True, False])
@@ -693,31 +738,44 @@ def test_blog_flow_with_a_cassandra_login(
     unique_name: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
-    from testkit.kafka import produce
-
-    count = ORDERS if right_password else 1
-    rows = csv_orders()[:count]
-    produce(kafka_bootstrap, topic_name, order_records(rows))
     real = secure_cassandra.raw["cassandra"]["password"]
     password = real if right_password else "Wr0ng-" + real
     flow = cassandra_flow(secure_cassandra, tmp_path, collection_name)
-    args = ["--bootstrap-servers", kafka_bootstrap, "--topic", topic_name]
-    args += ["--group-id", unique_name("g"), "--from-beginning", "--timeout", "60"]
     env = secrets_env(CASSANDRA_PASSWORD=password)
-    result = kflow_run(
-        flow, *args, "--max-executions", str(count), mongo_uri=mongo_uri, timeout=120, **env
+    refusal = None if right_password else "refused the credentials"
+    printed = blog_run_on_cassandra(
+        flow, env, refusal, kafka_bootstrap, topic_name, unique_name("g"), mongo_uri, collection
     )
-    everything = result.stderr + json.dumps(result.executions)
-    assert password not in everything and real not in everything
-    if right_password:
-        assert result.code == 0, result.stderr
-        assert [e["state"] for e in result.executions] == ["SUCCESS"] * count
-        docs = {d["order_id"]: d for d in collection.find({}, {"_id": 0})}
-        assert sorted(docs) == sorted(row["order_id"] for row in rows)
-        assert all(doc["product"]["name"] for doc in docs.values())
-        return
-    [execution] = result.executions
-    assert execution["state"] == "FAILED"
-    assert "\n" not in execution["error"]
-    assert "Cassandra at " in execution["error"]
-    assert "refused the credentials" in execution["error"], execution["error"]
+    assert password not in printed and real not in printed
+
+
+@pytest.mark.parametrize("store", ["truststore_jks", "truststore_p12", "other_truststore_p12"])
+def test_blog_flow_with_cassandra_over_tls(
+    secure_cassandra: SecureProfile,
+    store: str,
+    kafka_bootstrap: str,
+    mongo_uri: str,
+    collection: Any,
+    collection_name: str,
+    topic_name: str,
+    unique_name: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """Kestra's ``session.secureConnection`` with the CA's truststore (JKS or PKCS12) runs the
+    blog flow over TLS; a truststore of another CA fails the execution in one line."""
+    if not secure_cassandra.raw["cassandra"].get("tls"):
+        why = "the secured Cassandra of this stack has no TLS (restart the profile)"
+        if required():
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why)
+    tls = secure_cassandra.tls
+    flow = cassandra_flow(secure_cassandra, tmp_path, collection_name, truststore=tls[store])
+    env = secrets_env(
+        CASSANDRA_PASSWORD=secure_cassandra.raw["cassandra"]["password"],
+        TRUSTSTORE_PASSWORD=tls["truststore_password"],
+    )
+    refusal = "TLS certificate is not trusted" if store == "other_truststore_p12" else None
+    printed = blog_run_on_cassandra(
+        flow, env, refusal, kafka_bootstrap, topic_name, unique_name("g"), mongo_uri, collection
+    )
+    assert tls["truststore_password"] not in printed
