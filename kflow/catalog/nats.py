@@ -186,7 +186,15 @@ REALTIME_TRIGGER = TypeSpec(
     kind="trigger",
     runner="kflow.plugins.nats_trigger:RealtimeTrigger",
     description="Start one execution per JetStream message, acknowledged when it finished.",
-    properties=_SUBSCRIPTION,
+    properties={
+        **_SUBSCRIPTION,
+        "ackWait": duration(
+            default="PT10S",
+            description="kflow: the ack wait of the durable consumer kflow creates: a message "
+            "fetched by a process that died comes again this long after its last sign of "
+            "progress (an existing consumer keeps its own).",
+        ),
+    },
     check=check_subscription,
 )
 

@@ -6,7 +6,8 @@ one does what the other kflow sources do:
 - **A durable pull consumer.** ``durableId`` names it; without one kflow derives a stable
   name from the flow and trigger ids (``kflow-<namespace>-<flow>-<trigger>``), so a restart
   goes on where the last run stopped. The consumer is created with explicit acks,
-  ``deliverPolicy`` (and ``since``) and an ack wait of ``ACK_WAIT_S``; an existing one is
+  ``deliverPolicy`` (and ``since``) and an ack wait of ``ackWait`` (a kflow property;
+  ``ACK_WAIT_S`` by default); an existing one is
   used as it is (its position, policy and ack wait stay the server's).
 - **The stream must exist**, as in Kestra: a subject no stream holds fails the start with one
   line naming the subject.
@@ -68,8 +69,8 @@ if TYPE_CHECKING:
     from kflow.plugins.nats_deadletter import NatsDeadLetter
 
 ACK_WAIT_S = 10.0
-"""The ack wait of consumers kflow creates: a message of a process that died comes again
-this long after its last sign of progress."""
+"""The ack wait of consumers kflow creates unless ``ackWait`` says otherwise: a message of a
+process that died comes again this long after its last sign of progress."""
 FETCH_WAIT_S = 1.0
 CHECK_IDLE_S = 5.0
 """While nothing comes, the consumer is looked up this often: a deleted consumer does not
@@ -134,6 +135,7 @@ class RealtimeTrigger(RecordSource):
         except (TypeError, ValueError):
             raise FlowError(f"{self.what}: batchSize must be a whole number") from None
         self.limit = max(self.batch_size, int(prefetch))
+        self.create_ack_wait = _ack_wait(props.get("ackWait"), self.what)
         self.notify: Callable[[str], None] | None = None
 
         self._nc: Client | None = None
@@ -283,16 +285,16 @@ class RealtimeTrigger(RecordSource):
                 opt_start_seq=start.start_sequence,
                 opt_start_time=start.start_time,
                 ack_policy=api.AckPolicy.EXPLICIT,
-                ack_wait=ACK_WAIT_S,
+                ack_wait=self.create_ack_wait,
                 filter_subject=self.subject,
             )
             info = await js.add_consumer(stream, config=config)
             self._say(
                 f"created the durable consumer {self.durable} on stream {stream} "
-                f"(deliverPolicy {start.policy})"
+                f"(deliverPolicy {start.policy}, ack wait {self.create_ack_wait:g} s)"
             )
             self._backlog = info.num_pending
-            self.ack_wait = ACK_WAIT_S
+            self.ack_wait = self.create_ack_wait
             return
         config = info.config
         filters = config.filter_subjects or (
@@ -315,6 +317,12 @@ class RealtimeTrigger(RecordSource):
                 retryable=False,
             )
         self.ack_wait = float(config.ack_wait or 30.0)
+        if self.ack_wait != self.create_ack_wait:
+            self._say(
+                f"the durable consumer {self.durable} exists with an ack wait of "
+                f"{self.ack_wait:g} s, which it keeps (ackWait {self.create_ack_wait:g} s applies "
+                "to a consumer kflow creates)"
+            )
         self._backlog = info.num_pending
 
     async def next_batch(self, timeout: float) -> list[TriggerRecord]:
@@ -593,3 +601,17 @@ class RealtimeTrigger(RecordSource):
     def _say(self, text: str) -> None:
         if self.notify is not None:
             self.notify(f"kflow run: {self.what}: {text}")
+
+
+def _ack_wait(value: Any, what: str) -> float:
+    """``ackWait`` (an ISO-8601 duration, or seconds) in seconds; ``ACK_WAIT_S`` when unset."""
+    from kflow.flow.properties import parse_duration
+
+    if value in (None, ""):
+        return ACK_WAIT_S
+    seconds = value if isinstance(value, int | float) else parse_duration(str(value))
+    if seconds is None:
+        raise FlowError(f"{what}: ackWait must be an ISO-8601 duration (PT30S), not {value!r}")
+    if seconds < 1:
+        raise FlowError(f"{what}: ackWait must be at least one second (PT1S), not {seconds:g} s")
+    return float(seconds)

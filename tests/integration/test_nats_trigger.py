@@ -283,6 +283,26 @@ def test_a_long_execution_is_kept_in_progress_and_not_delivered_twice(
     assert done(result.executions) == [0]  # once, though it ran four ack waits
     after = state(nats_url, stream, stream)
     assert (after["redelivered"], after["ack_pending"]) == (0, 0)
+    assert f"{stream} exists with an ack wait of 1 s, which it keeps" in result.stderr
+
+
+def test_ack_wait_is_the_ack_wait_of_the_consumer_kflow_creates(
+    nats_url: str, stream: str, tmp_path: Path
+) -> None:
+    kit.publish(orders(stream, 2), nats_url)
+    flow = write_flow(tmp_path, nats_url, f"{stream}.>", stream, extra="ackWait: PT3S\n")
+    result = kflow_run(flow, "--max-executions", "2", "--timeout", "30", mongo_uri="")
+    assert result.code == 0, result.stderr
+    assert sorted(done(result.executions)) == [0, 1]
+    assert state(nats_url, stream, stream)["ack_wait"] == 3.0
+    assert "(deliverPolicy All, ack wait 3 s)" in result.stderr
+
+
+def test_an_ack_wait_under_a_second_is_refused_before_connecting(tmp_path: Path) -> None:
+    flow = write_flow(tmp_path, "nats://127.0.0.1:1", "s.>", "d", extra="ackWait: PT0.5S\n")
+    result = kflow_run(flow, "--timeout", "10", mongo_uri="")
+    assert result.code == 1
+    assert "ackWait must be at least one second (PT1S), not 0.5 s" in result.stderr
 
 
 @pytest.mark.parametrize(
