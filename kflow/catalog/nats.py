@@ -189,10 +189,9 @@ REALTIME_TRIGGER = TypeSpec(
     properties={
         **_SUBSCRIPTION,
         "ackWait": duration(
-            default="PT10S",
-            description="kflow: the ack wait of the durable consumer kflow creates: a message "
-            "fetched by a process that died comes again this long after its last sign of "
-            "progress (an existing consumer keeps its own).",
+            description="kflow: the ack wait of the durable consumer kflow creates (PT10S "
+            "unless set): a message fetched by a process that died comes again this long "
+            "after its last sign of progress (an existing consumer keeps its own).",
         ),
     },
     check=check_subscription,
