@@ -7,12 +7,19 @@ collection of its own, so every assertion reads what the flows did, not what the
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from testkit.processes import KflowProcess, running
 from testkit.sources import AmqpKit, KafkaKit, SourceKit, flow_yaml, messages
@@ -20,6 +27,8 @@ from testkit.stack import fresh_database
 from testkit.waiting import wait_until
 
 pytestmark = pytest.mark.integration
+
+METRICS_URL = re.compile(r"metrics on (http://\S+)/metrics,")
 
 
 @pytest.fixture
@@ -75,12 +84,26 @@ def test_two_flows_on_two_brokers_run_side_by_side_in_one_process(
     for kit in (kafka, amqp):
         kit.prepare()
     on_kafka, on_amqp = messages(kafka.name, 40, keys=4), messages(amqp.name, 40)
-    with running(flows, ["--no-history"], tmp_path / "run", {}) as process:
+    history = tmp_path / "history.sqlite"
+    args = ["--history", str(history), "--metrics-port", "0"]
+    with running(flows, args, tmp_path / "run", {}) as process:
+        base = metrics_url(process)
+        wait_until(lambda: get(base + "/readyz"), lambda r: r[0] == 200, timeout=60, what="ready")
         kafka.publish(on_kafka)
         amqp.publish(on_amqp)
         k = wait_stored(db, "k", {m.id for m in on_kafka}, "every Kafka message stored")
         q = wait_stored(db, "q", {m.id for m in on_amqp}, "every AMQP message stored")
         wait_until(process.count, lambda n: n >= 80, timeout=30, what="80 executions printed")
+        samples = wait_until(
+            lambda: scrape(base),
+            lambda s: sum(v for (n, _), v in s.items() if n == "kflow_acks_total") == 80,
+            timeout=30,
+            what="80 acknowledgements counted",
+        )
+        for flow_id in ("from_kafka", "from_amqp"):
+            labels = {("namespace", "dev.sources"), ("flow", flow_id), ("state", "SUCCESS")}
+            counted = [v for (n, ls), v in samples.items() if n == "kflow_executions_total"]
+            assert counted and samples[("kflow_executions_total", frozenset(labels))] == 40
         process.sigterm()
         assert process.wait(60) == 0, process.stderr()[-2000:]
     assert k == Counter({m.id: 1 for m in on_kafka})
@@ -95,6 +118,47 @@ def test_two_flows_on_two_brokers_run_side_by_side_in_one_process(
     assert "kflow run: dev.sources.from_amqp: 40 executions (SUCCESS 40)" in err
     assert "kflow run: dev.sources.from_kafka: 40 executions (SUCCESS 40)" in err
     assert "80 executions of 2 flows (SUCCESS 80), " in err
+    kept = kflow_json("executions", "list", "--history", str(history), "--limit", "100", "--json")
+    paths = Counter((r["flowId"], Path(r["flowPath"]).name) for r in kept)
+    assert paths == {("from_kafka", "from_kafka.yaml"): 40, ("from_amqp", "from_amqp.yml"): 40}
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.read().decode("utf-8")
+
+
+def metrics_url(process: KflowProcess) -> str:
+    found = wait_until(
+        lambda: METRICS_URL.search(process.stderr()),
+        lambda m: m is not None or not process.alive,
+        timeout=30,
+        what="the metrics address on stderr",
+    )
+    assert found is not None, process.stderr()[-2000:]
+    return found.group(1)
+
+
+def scrape(base: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    status, text = get(base + "/metrics")
+    assert status == 200
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def kflow_json(*args: str) -> list[dict[str, Any]]:
+    result = subprocess.run(
+        [sys.executable, "-m", "kflow", *args], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 def test_one_invalid_flow_stops_the_start_before_anything_connects(
