@@ -18,6 +18,7 @@ from kflow.connectors.cassandra_tls import CassandraTls
 from kflow.engine.task import TaskContext, TaskRunner
 from kflow.expr import compile_cql, compile_value
 from kflow.flow.model import TaskDef
+from kflow.plugins.cassandra_sender import turn_sender
 from kflow.plugins.cassandra_values import from_column, to_column
 from kflow.plugins.driver_futures import settle_from_thread
 from kflow.plugins.templating import is_static
@@ -126,17 +127,17 @@ class Query(TaskRunner):
         loop = asyncio.get_running_loop()
         future, ok, err = settle_from_thread(loop)
         rows: list[dict[str, Any]] = []
+        fetch_all = self.mode == "FETCH"
+
+        def on_page(response: Any, page: list[dict[str, Any]]) -> None:
+            rows.extend(page)
+            if fetch_all and response.has_more_pages:
+                response.start_fetching_next_page()
+            else:
+                ok(rows)
+
         with cassandra_errors(address):
-            response = session.execute_async(bound, execution_profile=self._dict_profile(session))
-
-            def on_page(page: list[dict[str, Any]]) -> None:
-                rows.extend(page)
-                if self.mode == "FETCH" and response.has_more_pages:
-                    response.start_fetching_next_page()
-                else:
-                    ok(rows)
-
-            response.add_callbacks(on_page, err)
+            turn_sender(loop).send(session, bound, self._dict_profile(session), on_page, err)
             return await future
 
 
