@@ -29,10 +29,10 @@ def load_or_exit(path: Path, *, say_invalid: bool = True) -> Flow:
     return result.flow
 
 
-def load_all_or_exit(arguments: list[Path]) -> list[Flow]:
+def load_all_or_exit(arguments: list[Path], *, allow_none: bool = False) -> list[Flow]:
     """Every flow the arguments name (directories: their flow files), each checked and its
     problems printed; exits 1 when any is invalid or two define the same flow, 2 when a file
-    cannot be read or a directory holds no flow."""
+    cannot be read or the directories hold no flow (``allow_none``: an empty list then)."""
     from kflow.cli.flow_files import flow_files
 
     if len(arguments) == 1 and not arguments[0].is_dir():
@@ -40,6 +40,9 @@ def load_all_or_exit(arguments: list[Path]) -> list[Flow]:
     paths = flow_files(arguments)
     if not paths:
         where = ", ".join(map(str, arguments))
+        if allow_none:
+            print(f"kflow run: no flow in {where} yet; watching for one", file=sys.stderr)
+            return []
         print(f"kflow: no *.yaml or *.yml flow in {where}", file=sys.stderr)
         raise typer.Exit(2)
     flows: list[Flow] = []

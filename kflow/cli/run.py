@@ -213,7 +213,7 @@ def command(
 
         watcher = FlowFileWatch(flows)
         watcher.start()  # before loading: an edit made while loading is picked up
-    loaded = load_all_or_exit(flows)
+    loaded = load_all_or_exit(flows, allow_none=watch)
     if json_logs is not None and len(loaded) == 1 and one_file:
         json_logs.flow = loaded[0].ref
     inputs = inputs_or_exit(loaded[0], input_values, inputs_file) if one_file else None

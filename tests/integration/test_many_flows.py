@@ -199,8 +199,9 @@ def test_watch_reloads_an_edit_keeps_the_running_version_on_a_broken_one_and_add
     tmp_path: Path,
     unique_name: Callable[[str], str],
 ) -> None:
-    """Version 1 stores into ``v1``, the edit into ``v2``: each message is stored once, in
-    the collection of the version that ran it, and none is lost across the reload."""
+    """The directory starts empty. Version 1 stores into ``v1``, the edit into ``v2``: each
+    message is stored once, in the collection of the version that ran it, and none is lost
+    across the reload."""
     name, db = database
     kafka, amqp = KafkaKit(unique_name("k"), kafka_bootstrap), AmqpKit(unique_name("q"))
     kafka.prepare()
@@ -208,10 +209,12 @@ def test_watch_reloads_an_edit_keeps_the_running_version_on_a_broken_one_and_add
     flows = tmp_path / "flows"
     flows.mkdir()
     path = flows / "orders.yaml"
-    path.write_text(flow_text(kafka, "orders", mongo_uri, name, "v1"))
     first, second, third = (messages(f"{kafka.name}-{i}", 30, keys=3) for i in range(3))
     args = ["--watch", "--no-history"]
     with running(flows, args, tmp_path / "run", {}) as process:
+        wait_said(process, "no flow in")  # an empty directory is watched, not refused
+        path.write_text(flow_text(kafka, "orders", mongo_uri, name, "v1"))
+        wait_said(process, "flow dev.sources.orders added from")
         kafka.publish(first)
         wait_stored(db, "v1", {m.id for m in first}, "version 1 storing the first batch")
 
@@ -247,3 +250,4 @@ def test_watch_reloads_an_edit_keeps_the_running_version_on_a_broken_one_and_add
     err = process.stderr()
     assert f"{path}:" in err  # the broken edit's diagnostic, located in the file
     assert "kflow run: dev.sources.orders: 90 executions (SUCCESS 90)" in err
+    assert "110 executions of 2 flows (SUCCESS 110)" in err
