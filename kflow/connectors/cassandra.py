@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
+from kflow.connectors.cassandra_event import use_lazy_events
 from kflow.connectors.cassandra_tls import CassandraTls, ssl_context
 from kflow.connectors.masking import one_line, register_secret
 from kflow.errors import CassandraError, KflowError
@@ -130,6 +131,7 @@ def _connect(key: _SessionKey) -> tuple[Cluster, Session]:
         TokenAwarePolicy,
     )
 
+    use_lazy_events()  # the driver's request futures: no Condition per request
     address = format_endpoints(key.endpoints)
     auth = None
     if key.username is not None or key.password is not None:
