@@ -90,6 +90,8 @@ class _Slot:
     next: FlowVersion | None = None
     removing: bool = False
     note: str | None = None
+    previous: FlowVersion | None = None  # the version a reload replaced (--watch)
+    added: bool = False  # by --watch, after the start
 
 
 @dataclass
@@ -225,13 +227,12 @@ class Fleet:
         slot.task = asyncio.create_task(self._serve(slot, service, version))
 
     async def _serve(self, slot: _Slot, service: FlowService, version: FlowVersion) -> None:
+        failure: Exception | None = None
         try:
             summary = await service.run(self._remaining())
-        except Exception as exc:  # this flow cannot go on: the run stops, and says why
-            self.errors.append((version.ref, exc))
-            summary = service.summary
+        except Exception as exc:
+            summary, failure = service.summary, exc
             summary.stopped_by = "error"
-            self.request_stop("error")
         finally:
             if self.observer is not None:
                 self.observer.unwatch(service)
@@ -239,16 +240,49 @@ class Fleet:
             slot.service = slot.task = None
         self.summaries.setdefault(version.ref, []).append(summary)
         slot.note = f"stopped ({summary.stopped_by})"
-        if slot.removing:
+        if failure is not None and self._fall_back(slot, version, summary, failure):
+            pass
+        elif failure is not None:  # this flow cannot go on: the run stops, and says why
+            self.errors.append((version.ref, failure))
+            self.request_stop("error")
+        elif slot.removing:
             del self._slots[slot.path]
             self._tell(f"flow {version.ref} stopped: {slot.path} was removed")
         elif slot.next is not None and not self.stopping:
-            slot.version, slot.next = slot.next, None
+            slot.previous, slot.version, slot.next = version, slot.next, None
             slot.note = f"version {slot.version.number}"
             self._start(slot)
             self._tell(f"flow {slot.version.ref} runs version {slot.version.number} of {slot.path}")
         if self._wake is not None:
             self._wake.set()
+
+    def _fall_back(
+        self, slot: _Slot, failed: FlowVersion, summary: RunSummary, exc: Exception
+    ) -> bool:
+        """``--watch``: a version from an edit that fails before it ran anything (a broker
+        that is not there, a refused login) gives way to the version it replaced, rebuilt, or
+        (a file added while running) is dropped; the run goes on. False for the flows the
+        run started with: their failure is the run's, as without ``--watch``."""
+        previous = slot.previous
+        if self.watch is None or summary.started or self.stopping:
+            return False
+        why = f"version {failed.number} of flow {failed.ref} failed to start: {exc}"
+        if previous is None:
+            if not slot.added:
+                return False
+            del self._slots[slot.path]
+            self._tell(f"{why}; it is not run (an edit of {slot.path} tries again)")
+            return True
+        try:
+            back = prepare(slot.path, previous.flow, self.options, self.bus, self.pool)
+        except KflowError:
+            return False
+        back.number, back.digest = previous.number, previous.digest
+        slot.version, slot.previous = back, None
+        slot.note = f"edit refused: {exc}"
+        self._tell(f"{why}; going back to version {back.number}")
+        self._start(slot)
+        return True
 
     def _tell(self, message: str) -> None:
         self.say(f"kflow run: {message}")
@@ -283,13 +317,13 @@ class Fleet:
         if version is None:
             return
         if slot is None:
-            slot = self._slots[path] = _Slot(path, version)
+            slot = self._slots[path] = _Slot(path, version, added=True)
             self._start(slot)
             self._tell(f"flow {version.ref} added from {path}")
             return
         slot.next, slot.note = version, None
         if slot.service is None:  # it had ended (--max-executions): start the edit at once
-            slot.version, slot.next = version, None
+            slot.previous, slot.version, slot.next = slot.version, version, None
             self._start(slot)
         else:
             slot.note = f"reloading: version {version.number}"

@@ -227,6 +227,12 @@ def test_watch_reloads_an_edit_keeps_the_running_version_on_a_broken_one_and_add
         said = len(process.stderr())
         path.write_text(flow_text(kafka, "orders", mongo_uri, name, "v3") + "  - {broken\n")
         wait_said(process, "keeps running version 2", said)
+
+        said = len(process.stderr())  # valid, but its broker is not there: back to version 2
+        unreachable = flow_text(kafka, "orders", mongo_uri, name, "v4")
+        path.write_text(unreachable.replace(kafka_bootstrap, "127.0.0.1:1"))
+        wait_said(process, "going back to version 2", said)
+        assert "version 3 of flow dev.sources.orders failed to start" in process.stderr()
         kafka.publish(third)
         wait_stored(db, "v2", {m.id for m in third}, "version 2 storing the third batch")
 
@@ -245,7 +251,7 @@ def test_watch_reloads_an_edit_keeps_the_running_version_on_a_broken_one_and_add
         assert process.wait(60) == 0, process.stderr()[-2000:]
     assert stored(db, "v1") == Counter({m.id: 1 for m in first})
     assert stored(db, "v2") == Counter({m.id: 1 for m in second + third})
-    assert stored(db, "v3") == Counter()
+    assert stored(db, "v3") == stored(db, "v4") == Counter()
     assert stored(db, "q") == Counter({m.id: 1 for m in on_amqp})
     err = process.stderr()
     assert f"{path}:" in err  # the broken edit's diagnostic, located in the file
