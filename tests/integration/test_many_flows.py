@@ -11,16 +11,14 @@ import json
 import re
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
+from testkit.metrics import get, scrape
 from testkit.processes import KflowProcess, running
 from testkit.sources import AmqpKit, KafkaKit, SourceKit, flow_yaml, messages
 from testkit.stack import fresh_database
@@ -123,15 +121,6 @@ def test_two_flows_on_two_brokers_run_side_by_side_in_one_process(
     assert paths == {("from_kafka", "from_kafka.yaml"): 40, ("from_amqp", "from_amqp.yml"): 40}
 
 
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode("utf-8")
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, exc.read().decode("utf-8")
-
-
 def metrics_url(process: KflowProcess) -> str:
     found = wait_until(
         lambda: METRICS_URL.search(process.stderr()),
@@ -141,16 +130,6 @@ def metrics_url(process: KflowProcess) -> str:
     )
     assert found is not None, process.stderr()[-2000:]
     return found.group(1)
-
-
-def scrape(base: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    status, text = get(base + "/metrics")
-    assert status == 200
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 def kflow_json(*args: str) -> list[dict[str, Any]]:

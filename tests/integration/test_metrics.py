@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 import re
 import socket
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from testkit.kafka import create_topic, send_all
+from testkit.metrics import Sample, get, scrape
 from testkit.orders import csv_orders, order_records
 from testkit.processes import KflowProcess, blog_flow, run_args, running
 from testkit.waiting import wait_until
@@ -23,31 +21,11 @@ from testkit.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 URL = re.compile(r"metrics on (http://\S+)/metrics,")
-Sample = tuple[str, frozenset[tuple[str, str]]]
 
 
 @pytest.fixture(autouse=True)
 def seeded(seeded_products: None) -> None:
     """The blog flow reads the products."""
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode("utf-8")
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, exc.read().decode("utf-8")
-
-
-def scrape(base: str) -> dict[Sample, float]:
-    status, text = get(base + "/metrics")
-    assert status == 200
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 def total(samples: dict[Sample, float], name: str, **labels: str) -> float:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +17,7 @@ from kflow.engine.service import FlowService
 from kflow.errors import UsageError
 from kflow.flow import load_flow_text
 from kflow.observe.server import RunObserver, start_observer
+from testkit.metrics import get
 from testkit.waiting import wait_until
 
 FLOW = """
@@ -32,15 +31,6 @@ tasks:
     type: io.kestra.plugin.core.debug.Return
     format: "{{ trigger.value }}"
 """
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode("utf-8")
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, exc.read().decode("utf-8")
 
 
 def executions(base: str) -> dict[str, float]:
