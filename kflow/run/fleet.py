@@ -121,6 +121,7 @@ class Fleet:
             for version in self.versions:
                 version.digest = self.watch.digest_of(version.path)
         self._retired: list[FlowRunner] = []
+        self._paths: dict[tuple[str, str], str] = {}  # (namespace, id): file, set per start
         self._deadline: float | None = None
         self._wake: asyncio.Event | None = None
 
@@ -166,12 +167,8 @@ class Fleet:
         return None
 
     def flow_path(self, namespace: str, flow_id: str) -> str | None:
-        """The file the running version of a flow came from (for the history)."""
-        for slot in self._slots.values():
-            flow = slot.version.flow
-            if flow.namespace == namespace and flow.id == flow_id:
-                return str(slot.path)
-        return None
+        """The file the latest version of a flow came from (for the history; per execution)."""
+        return self._paths.get((namespace, flow_id))
 
     # running ----------------------------------------------------------------------------------
 
@@ -211,6 +208,7 @@ class Fleet:
 
     def _start(self, slot: _Slot) -> None:
         version = slot.version
+        self._paths[(version.flow.namespace, version.flow.id)] = str(slot.path)
         service = FlowService(
             version.runner,
             version.source,
